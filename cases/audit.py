@@ -1,0 +1,176 @@
+"""Append-only audit trail with a per-case SHA-256 hash chain.
+
+Every event carries ``prev_hash`` (the hash of the chain's previous event, 64 zeros for the first)
+and ``hash = sha256(canonical_json(event fields) + prev_hash)``. Events are written in the same
+transaction as the change they record. Nothing updates or deletes them: on PostgreSQL a trigger
+refuses it (see the migrations), and ``verify_chains`` recomputes every chain from its rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from cases.db import Base
+
+GENESIS = "0" * 64
+SYSTEM_CHAIN = "system"
+
+
+class AuditAction:
+    """The vocabulary of audit actions."""
+
+    CASE_OPENED = "case.opened"
+    CASE_UPDATED = "case.updated"
+    CASE_TRANSFERRED = "case.transferred"
+    CASE_CLOSED = "case.closed"
+    TASK_COMPLETED = "task.completed"
+    TASK_CLAIMED = "task.claimed"
+    TASK_RELEASED = "task.released"
+    TASK_ASSIGNED = "task.assigned"
+    DATA_CHANGED = "data.changed"
+    GRANT_ADDED = "grant.added"
+    DOCUMENT_GENERATED = "document.generated"
+    TIMER_FIRED = "timer.fired"
+    ERROR = "workflow.error"
+    RETRIED = "workflow.retried"
+    VERSION_MIGRATED = "version.migrated"
+    LOGIN_FAILED = "login.failed"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_username: Mapped[str] = mapped_column(String(60))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    at: Mapped[str] = mapped_column(String(32), index=True)  # ISO 8601 UTC, exact as hashed
+    action: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    def fields(self) -> dict[str, Any]:
+        """The hashed fields (everything but ``id``, ``hash`` and ``prev_hash``)."""
+        return {"chain": self.chain, "seq": self.seq, "case_id": self.case_id,
+                "actor_user_id": self.actor_user_id, "actor_username": self.actor_username,
+                "actor_role": self.actor_role, "at": self.at, "action": self.action,
+                "payload": self.payload}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.fields(), "id": self.id, "prev_hash": self.prev_hash, "hash": self.hash}
+
+
+class AuditChainHead(Base):
+    """The last event of each chain; its row lock serialises appends on PostgreSQL."""
+
+    __tablename__ = "audit_chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
+    """SHA-256 of the canonical JSON of ``fields`` followed by ``prev_hash``."""
+    return hashlib.sha256(canonical_json(fields) + prev_hash.encode("ascii")).hexdigest()
+
+
+def chain_for(case_id: int | None) -> str:
+    return f"case:{case_id}" if case_id is not None else SYSTEM_CHAIN
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a user acting in a role, or the system (timers, migrations)."""
+
+    user_id: int | None
+    username: str
+    role: str
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(None, "system", "system")
+
+
+def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    # Round-trip now so what is hashed is exactly what the JSON column will give back.
+    return json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+
+
+def record(session: Session, *, actor: Actor, action: str, case_id: int | None = None,
+           payload: dict[str, Any] | None = None) -> AuditEvent:
+    """Append one event to the case's chain (or the system chain) and flush."""
+    chain = chain_for(case_id)
+    head = session.execute(
+        select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditChainHead(chain=chain, seq=0, hash=GENESIS)
+        session.add(head)
+    event = AuditEvent(
+        chain=chain, seq=head.seq + 1, case_id=case_id, actor_user_id=actor.user_id,
+        actor_username=actor.username, actor_role=actor.role,
+        at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), action=action,
+        payload=_json_safe(payload or {}), prev_hash=head.hash)
+    event.hash = event_hash(event.fields(), event.prev_hash)
+    head.seq, head.hash = event.seq, event.hash
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    chain: str
+    event_id: int
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.chain}: event id {self.event_id} (seq {self.seq}): {self.reason}"
+
+
+def verify_events(chain: str, events: list[AuditEvent]) -> ChainBreak | None:
+    """Recompute one chain (events ordered by seq); return the first broken event or None."""
+    prev = GENESIS
+    for expected_seq, event in enumerate(events, start=1):
+        if event.seq != expected_seq:
+            return ChainBreak(chain, event.id, event.seq, f"sequence gap: expected seq {expected_seq}")
+        if event.prev_hash != prev:
+            return ChainBreak(chain, event.id, event.seq, "prev_hash does not match the previous event")
+        if event_hash(event.fields(), event.prev_hash) != event.hash:
+            return ChainBreak(chain, event.id, event.seq, "hash does not match the event's content")
+        prev = event.hash
+    return None
+
+
+def verify_chains(session: Session, case_id: int | None = None) -> tuple[int, list[ChainBreak]]:
+    """Verify every chain (or one case's). Returns (number of chains checked, breaks)."""
+    query = select(AuditEvent.chain).distinct()
+    if case_id is not None:
+        query = query.where(AuditEvent.chain == chain_for(case_id))
+    chains = sorted(session.scalars(query))
+    breaks: list[ChainBreak] = []
+    for chain in chains:
+        events = list(session.scalars(
+            select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)))
+        found = verify_events(chain, events)
+        if found:
+            breaks.append(found)
+    return len(chains), breaks

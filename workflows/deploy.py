@@ -1,0 +1,91 @@
+"""Deploy diagram bundles as numbered process versions. Running cases keep their version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows.engine import dump_specs
+from workflows.models import ProcessVersion
+from workflows.parsing import load_bundle
+from workflows.validation import validate_bundle
+
+DIAGRAM_SUFFIXES = (".bpmn", ".dmn")
+
+
+class DeployError(Exception):
+    """The bundle is not deployable; ``lines`` holds one verdict line per failing file."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+def read_bundle(paths: list[str | Path]) -> dict[str, bytes]:
+    """Read diagram files (directories are scanned for .bpmn/.dmn) into ``{file name: bytes}``."""
+    files: dict[str, bytes] = {}
+    for raw in paths:
+        path = Path(raw)
+        found = sorted(p for p in path.iterdir() if p.suffix in DIAGRAM_SUFFIXES) if path.is_dir() else [path]
+        for p in found:
+            files[p.name] = p.read_bytes()
+    return files
+
+
+def read_forms(directory: str | Path) -> dict[str, dict[str, Any]]:
+    """Read every ``<key>.json`` form definition in ``directory``."""
+    forms: dict[str, dict[str, Any]] = {}
+    d = Path(directory)
+    if d.is_dir():
+        for p in sorted(d.glob("*.json")):
+            forms[p.stem] = json.loads(p.read_text(encoding="utf-8"))
+    return forms
+
+
+def bundle_sha256(files: dict[str, bytes], forms: dict[str, dict[str, Any]]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    h.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def deploy(session: Session, files: dict[str, bytes], forms: dict[str, dict[str, Any]],
+           deployed_by: str = "system") -> list[ProcessVersion]:
+    """Validate and store every executable process of the bundle as a new version.
+
+    A process whose files and forms are unchanged since its latest version is not redeployed.
+    Returns the versions that were created. Flushes; the caller commits.
+    """
+    verdicts = validate_bundle(files, form_keys=set(forms))
+    bad = [f"{v.path}: {v.line()}" for v in verdicts if v.status != "ok"]
+    if bad:
+        raise DeployError(bad)
+    bundle = load_bundle(files)
+    sha = bundle_sha256(files, forms)
+    texts = {name: data.decode("utf-8") for name, data in files.items()}
+    created = []
+    for process_id in bundle.process_ids:
+        latest = session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                                 .order_by(ProcessVersion.version.desc()).limit(1)).first()
+        if latest is not None and latest.sha256 == sha:
+            continue
+        spec, subs = bundle.specs(process_id)
+        number = (session.scalar(select(func.max(ProcessVersion.version))
+                                 .where(ProcessVersion.process_id == process_id)) or 0) + 1
+        version = ProcessVersion(process_id=process_id, version=number, sha256=sha, files=texts,
+                                 forms=forms, spec_json=dump_specs(spec, subs), deployed_by=deployed_by)
+        session.add(version)
+        created.append(version)
+    session.flush()
+    return created
+
+
+def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+    return session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                           .order_by(ProcessVersion.version.desc()).limit(1)).first()

@@ -1,0 +1,135 @@
+"""Write an engine step's results into the database: state, human tasks, timers, case fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cases.audit import Actor, AuditAction, record
+from cases.db import utcnow
+from cases.models import RISK_COLOURS, Case, CaseStatus, Level, OrgUnit
+from cases.roles import role_for_lane
+from workflows.engine import SERIALIZER_VERSION, EngineError, Instance
+from workflows.models import HumanTask, WorkflowInstance, WorkflowTimer
+
+# Task-data keys the diagrams set that are copied onto the case after every step.
+SYNCED_LEVELS = {str(level) for level in Level}
+
+
+def ready_tasks(session: Session, case_id: int) -> list[HumanTask]:
+    return list(session.scalars(select(HumanTask).where(
+        HumanTask.case_id == case_id, HumanTask.state == "ready").order_by(HumanTask.id)))
+
+
+def _sync_case_fields(case: Case, data: dict[str, Any]) -> None:
+    colour = data.get("risk_colour")
+    if colour in RISK_COLOURS:
+        case.risk_colour = colour
+    outcome = data.get("outcome")
+    if isinstance(outcome, str) and outcome:
+        case.outcome = outcome[:40]
+
+
+def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instance, actor: Actor) -> None:
+    """Store the state and project READY human tasks and waiting timers (flush only)."""
+    wi.state = instance.dump()
+    wi.serializer_version = SERIALIZER_VERSION
+    wi.lock_version = (wi.lock_version or 0) + 1
+    wi.completed_steps = instance.completed_task_count()
+    wi.updated_at = utcnow()
+    _sync_case_fields(case, instance.data)
+
+    timers = instance.waiting_timers()
+    session.execute(delete(WorkflowTimer).where(WorkflowTimer.case_id == case.id))
+    for t in timers:
+        session.add(WorkflowTimer(case_id=case.id, task_id=t.task_id, spec_id=t.spec_id, name=t.name,
+                                  documentation=t.documentation, due_at=t.due_at))
+    wi.next_timer_at = min((t.due_at for t in timers), default=None)
+
+    infos = {info.task_id: info for info in instance.ready_human_tasks()}
+    existing = {t.task_id: t for t in ready_tasks(session, case.id)}
+    for task_id, row in existing.items():
+        if task_id not in infos:
+            row.state = "cancelled"  # e.g. interrupted by a boundary timer or a withdrawal
+    due = min((t.due_at for t in timers), default=None)
+    for task_id, info in infos.items():
+        if task_id in existing:
+            continue
+        role = role_for_lane(info.lane)
+        session.add(HumanTask(
+            case_id=case.id, task_id=task_id, spec_id=info.spec_id, process_id=info.process_id,
+            name=info.name, lane=info.lane, role=str(role) if role else "admin",
+            org_unit_id=case.org_unit_id, form_key=info.form_key, documents=info.documents,
+            case_action=info.case_action, instructions=info.instructions, due_at=due))
+        case.stage = info.process_id
+    if instance.is_completed():
+        wi.status = "completed"
+        if case.status != CaseStatus.CLOSED:
+            case.status = CaseStatus.CLOSED
+            case.closed_at = utcnow()
+            case.closed_level = case.closed_level or case.level
+            record(session, actor=actor, action=AuditAction.CASE_CLOSED, case_id=case.id,
+                   payload={"outcome": case.outcome, "level": case.closed_level})
+    else:
+        wi.status = "running"
+    session.flush()
+
+
+def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineError, actor: Actor,
+               instance: Instance | None = None) -> None:
+    """Put the case in a visible error state, keeping the failed state so an admin can retry."""
+    if instance is not None:
+        wi.state = instance.dump()
+        wi.serializer_version = SERIALIZER_VERSION
+    wi.status = "error"
+    wi.error_message = exc.message[:2000]
+    wi.error_element = exc.element_id
+    wi.next_timer_at = None
+    wi.lock_version = (wi.lock_version or 0) + 1
+    case.status = CaseStatus.ERROR
+    for row in ready_tasks(session, case.id):
+        row.state = "cancelled"
+    record(session, actor=actor, action=AuditAction.ERROR, case_id=case.id,
+           payload={"element": exc.element_id, "message": exc.message[:2000]})
+    session.flush()
+
+
+def _upper_unit(unit: OrgUnit) -> OrgUnit | None:
+    """The nearest ancestor one rung up the ladder (village → town → county)."""
+    node = unit.parent
+    while node is not None and node.level == unit.level:
+        node = node.parent
+    return node
+
+
+def transfer_upward(session: Session, case: Case, actor: Actor, reason: str = "") -> OrgUnit | None:
+    """Move the case to the next level's unit and re-route its open tasks there."""
+    target = _upper_unit(case.org_unit)
+    if target is None:
+        return None
+    before = {"org_unit": case.org_unit.code, "level": case.level}
+    case.org_unit = target
+    case.org_unit_id = target.id
+    case.level = str(target.level)
+    for row in ready_tasks(session, case.id):
+        row.org_unit_id = target.id
+        row.claimed_by_id = None
+    record(session, actor=actor, action=AuditAction.CASE_TRANSFERRED, case_id=case.id,
+           payload={"before": before, "after": {"org_unit": target.code, "level": case.level},
+                    "reason": reason})
+    session.flush()
+    return target
+
+
+def apply_case_action(session: Session, case: Case, task: HumanTask, data: dict[str, Any],
+                      actor: Actor) -> None:
+    """Apply the domain effect a task declares (``caseAction`` property) after it completes."""
+    action = task.case_action
+    if action == "transfer_upward":
+        wanted = data.get("transfer_upward", data.get("transfer", True))
+        if wanted in (True, "yes", "true", "transfer"):
+            transfer_upward(session, case, actor, str(data.get("transfer_reason", "")))
+    elif action in ("close", "withdraw"):
+        case.closed_level = case.level

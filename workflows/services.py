@@ -1,0 +1,239 @@
+"""Case workflow services: start, complete, claim, draft, retry. They flush; callers commit.
+
+One completion reads the case's workflow row under a lock (``SELECT … FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite), re-checks the task is still open, runs the engine, and writes the
+state, the task projection and the audit events in the caller's single transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cases.audit import Actor, AuditAction, record
+from cases.db import utcnow
+from cases.models import Case, CaseStatus, Holiday, User
+from cases.permissions import Action, can
+from cases.services import replace_parties
+from forms.definition import FormDefinition, load_definition
+from forms.schema import validate_submission
+from workflows import projection
+from workflows.deploy import latest_version
+from workflows.engine import Definition, EngineError, Instance, SERIALIZER_VERSION
+from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed, WorkflowServiceError
+from workflows.models import HumanTask, ProcessVersion, WorkflowInstance
+
+_definitions: dict[int, Definition] = {}
+_forms: dict[tuple[int, str], FormDefinition] = {}
+_lock = threading.Lock()
+
+
+def definition_for(version: ProcessVersion) -> Definition:
+    """The parsed definition of a deployed version, cached per process (versions are immutable)."""
+    with _lock:
+        found = _definitions.get(version.id)
+    if found is None:
+        found = Definition.from_json(version.spec_json)
+        with _lock:
+            _definitions[version.id] = found
+    return found
+
+
+def form_for(version: ProcessVersion, form_key: str) -> FormDefinition:
+    key = (version.id, form_key)
+    with _lock:
+        found = _forms.get(key)
+    if found is None:
+        if form_key not in version.forms:
+            raise WorkflowServiceError(f"form '{form_key}' is not part of {version.process_id} "
+                                       f"v{version.version}")
+        found = load_definition(version.forms[form_key], source=f"{form_key}.json")
+        with _lock:
+            _forms[key] = found
+    return found
+
+
+def calendar(session: Session) -> tuple[list[str], list[str]]:
+    """(holidays, make-up working days) from the admin-edited calendar."""
+    rows = session.scalars(select(Holiday)).all()
+    return [h.day for h in rows if not h.is_workday], [h.day for h in rows if h.is_workday]
+
+
+def load_instance(session: Session, wi: WorkflowInstance) -> Instance:
+    holidays, workdays = calendar(session)
+    return Instance.load(definition_for(wi.process_version), wi.state, holidays, workdays)
+
+
+def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
+    wi = session.execute(select(WorkflowInstance).where(WorkflowInstance.case_id == case_id)
+                         .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+    if wi is None:
+        raise NotFound(f"case {case_id} has no workflow")
+    return wi
+
+
+def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = "dispute",
+               data: dict[str, Any] | None = None) -> WorkflowInstance:
+    """Start the latest deployed version of ``process_id`` for ``case``."""
+    version = latest_version(session, process_id)
+    if version is None:
+        raise NotFound(f"process '{process_id}' is not deployed")
+    holidays, workdays = calendar(session)
+    start_data = {"case_number": case.number, "category": case.category, "level": case.level,
+                  **(data or {})}
+    wi = WorkflowInstance(case_id=case.id, process_version=version, state="{}",
+                          serializer_version=SERIALIZER_VERSION)
+    session.add(wi)
+    instance = Instance.create(definition_for(version), start_data, holidays, workdays)
+    try:
+        instance.run_engine()
+    except EngineError as exc:
+        projection.mark_error(session, case, wi, exc, actor, instance)
+        return wi
+    projection.persist(session, case, wi, instance, actor)
+    return wi
+
+
+@dataclass
+class Completion:
+    case_id: int
+    next_tasks: list[HumanTask] = field(default_factory=list)
+    error: str | None = None
+
+
+def _acting_role(user: User, task: HumanTask) -> str:
+    return task.role if (task.role in user.roles() or any(
+        g.user_id == user.id and g.role == task.role for g in task.case.grants)) else next(
+        iter(sorted(user.roles())), "unknown")
+
+
+def get_task(session: Session, human_task_id: int) -> HumanTask:
+    task = session.get(HumanTask, human_task_id)
+    if task is None:
+        raise NotFound(f"task {human_task_id} does not exist")
+    return task
+
+
+def check_task_access(user: User, task: HumanTask, action: Action = Action.TASK_COMPLETE) -> None:
+    if not can(user, action, task.case, task_role=task.role, task_unit=task.org_unit):
+        raise Forbidden(f"you may not act on task {task.id} ({task.name}): it is for role "
+                        f"'{task.role}' at {task.org_unit.code}")
+
+
+def complete_task(session: Session, *, human_task_id: int, user: User, data: dict[str, Any],
+                  lang: str = "zh", validated: bool = False) -> Completion:
+    """Complete one human task with form data; exactly one of several concurrent callers wins."""
+    task = get_task(session, human_task_id)
+    check_task_access(user, task)
+    wi = _lock_instance(session, task.case_id)
+    session.refresh(task)  # re-read under the lock: someone may have completed it meanwhile
+    if task.state != "ready":
+        who = task.completed_by.display_name if task.completed_by else None
+        raise Conflict(f"task '{task.name}' was already completed"
+                       + (f" by {who}" if who else ""), by=who, at=task.completed_at, case_id=task.case_id)
+    if task.claimed_by_id not in (None, user.id):
+        raise Conflict(f"task '{task.name}' is claimed by {task.claimed_by.display_name}",
+                       by=task.claimed_by.display_name, case_id=task.case_id)
+    case = task.case
+    if case.status == CaseStatus.ERROR:
+        raise WorkflowServiceError(f"case {case.number} is in an error state: {wi.error_message}")
+    if not validated:
+        clean, errors = validate_submission(form_for(wi.process_version, task.form_key), data, lang)
+        if errors:
+            raise ValidationFailed("the submitted data does not match the form", errors)
+    else:
+        clean = data
+    actor = Actor(user.id, user.username, _acting_role(user, task))
+    instance = load_instance(session, wi)
+    task.state, task.completed_by_id, task.completed_at, task.draft = "completed", user.id, utcnow(), None
+    record(session, actor=actor, action=AuditAction.TASK_COMPLETED, case_id=case.id,
+           payload={"task": task.spec_id, "name": task.name, "form": task.form_key, "data": clean})
+    if isinstance(clean.get("parties"), list) and clean["parties"]:
+        before = [p.to_dict() for p in case.parties]
+        replace_parties(session, case, clean["parties"])
+        record(session, actor=actor, action=AuditAction.DATA_CHANGED, case_id=case.id,
+               payload={"field": "parties", "before": before, "after": [p.to_dict() for p in case.parties]})
+    try:
+        instance.complete(task.task_id, clean)
+    except EngineError as exc:
+        projection.mark_error(session, case, wi, exc, actor, instance)
+        return Completion(case.id, error=exc.message)
+    projection.apply_case_action(session, case, task, clean, actor)
+    projection.persist(session, case, wi, instance, actor)
+    nxt = [t for t in projection.ready_tasks(session, case.id)
+           if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)]
+    return Completion(case.id, next_tasks=nxt)
+
+
+def claim_task(session: Session, *, human_task_id: int, user: User) -> HumanTask:
+    task = get_task(session, human_task_id)
+    check_task_access(user, task, Action.TASK_CLAIM)
+    _lock_instance(session, task.case_id)
+    session.refresh(task)
+    if task.state != "ready":
+        raise Conflict(f"task '{task.name}' is no longer open", case_id=task.case_id)
+    if task.claimed_by_id not in (None, user.id):
+        raise Conflict(f"task '{task.name}' is claimed by {task.claimed_by.display_name}",
+                       by=task.claimed_by.display_name, case_id=task.case_id)
+    task.claimed_by_id = user.id
+    record(session, actor=Actor(user.id, user.username, task.role), action=AuditAction.TASK_CLAIMED,
+           case_id=task.case_id, payload={"task": task.spec_id, "name": task.name})
+    session.flush()
+    return task
+
+
+def release_task(session: Session, *, human_task_id: int, user: User) -> HumanTask:
+    task = get_task(session, human_task_id)
+    _lock_instance(session, task.case_id)
+    session.refresh(task)
+    if task.claimed_by_id is None:
+        return task
+    if task.claimed_by_id != user.id and not can(user, Action.CASE_GRANT, task.case):
+        raise Forbidden("only the claimant or a supervisor may release this task")
+    task.claimed_by_id = None
+    record(session, actor=Actor(user.id, user.username, task.role), action=AuditAction.TASK_RELEASED,
+           case_id=task.case_id, payload={"task": task.spec_id, "name": task.name})
+    session.flush()
+    return task
+
+
+def save_draft(session: Session, *, human_task_id: int, user: User, data: dict[str, Any]) -> HumanTask:
+    """Keep unfinished form input on the task (not validated, not audited, never in the engine)."""
+    task = get_task(session, human_task_id)
+    check_task_access(user, task)
+    if task.state != "ready":
+        raise Conflict(f"task '{task.name}' is no longer open", case_id=task.case_id)
+    task.draft = dict(data)
+    session.flush()
+    return task
+
+
+def retry_case(session: Session, *, case: Case, user: User,
+               data_patch: dict[str, Any] | None = None) -> str | None:
+    """Re-run the failed step of a case in error, optionally after correcting its data."""
+    if not can(user, Action.CASE_RETRY, case):
+        raise Forbidden("only an admin or a supervisor of the case's unit may retry it")
+    wi = _lock_instance(session, case.id)
+    if wi.status != "error":
+        raise Conflict(f"case {case.number} is not in an error state", case_id=case.id)
+    actor = Actor(user.id, user.username, "admin" if "admin" in user.roles() else "supervisor")
+    instance = load_instance(session, wi)
+    changed = instance.reset_errors(data_patch or {})
+    for element, before, after in changed:
+        record(session, actor=actor, action=AuditAction.DATA_CHANGED, case_id=case.id,
+               payload={"element": element, "before": before, "after": after})
+    record(session, actor=actor, action=AuditAction.RETRIED, case_id=case.id,
+           payload={"element": wi.error_element, "error": wi.error_message})
+    try:
+        instance.run_engine()
+    except EngineError as exc:
+        projection.mark_error(session, case, wi, exc, actor, instance)
+        return exc.message
+    case.status = CaseStatus.OPEN
+    wi.status, wi.error_message, wi.error_element = "running", None, None
+    projection.persist(session, case, wi, instance, actor)
+    return None
