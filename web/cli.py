@@ -1,0 +1,228 @@
+"""The ``fengqiao`` command. Each command commits once, at its top; errors exit non-zero with a
+message, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from web.config import load_config
+
+
+def _config() -> dict[str, Any]:
+    return load_config()
+
+
+@contextmanager
+def _session(commit: bool = True) -> Iterator[Session]:
+    from cases.db import make_engine, make_session_factory
+
+    engine = make_engine(_config()["DATABASE_URL"])
+    session = make_session_factory(engine)()
+    try:
+        yield session
+        if commit:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+        engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Fengqiao: BPMN-guided grassroots dispute mediation."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load demo data when the database is empty.")
+def init(demo: bool) -> None:
+    """Create or upgrade the database, deploy the shipped diagrams, optionally load demo data."""
+    from cases.migrate import upgrade
+    from web.demo import DEMO_USERS, DEMO_PASSWORD, is_empty, load_demo
+    from workflows.deploy import DeployError, deploy, read_bundle, read_forms
+
+    cfg = _config()
+    upgrade(cfg["DATABASE_URL"])
+    click.echo(f"database ready: {_redact(cfg['DATABASE_URL'])}")
+    with _session() as session:
+        try:
+            created = deploy(session, read_bundle([cfg["BPMN_DIR"]]), read_forms(cfg["FORMS_DIR"]))
+        except DeployError as exc:
+            for line in exc.lines:
+                click.echo(f"not deployed: {line}", err=True)
+            created = []
+        for v in created:
+            click.echo(f"deployed {v.process_id} v{v.version}")
+        if demo and is_empty(session):
+            load_demo(session)
+            click.echo("demo data loaded")
+    if demo:
+        click.echo("demo logins (password '%s'): %s" % (DEMO_PASSWORD, ", ".join(u for u, *_ in DEMO_USERS)))
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("FENGQIAO_HOST", "127.0.0.1"))
+@click.option("--port", type=int, default=lambda: int(os.environ.get("FENGQIAO_PORT", "5000")))
+def serve(host: str, port: int) -> None:
+    """Serve the web app (with the in-process timer sweep)."""
+    from werkzeug.serving import run_simple
+
+    from web import create_app
+
+    app = create_app({"RUN_TIMER_SWEEP": True})
+    click.echo(f"Fengqiao on http://{host}:{port}/")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--interval", type=float, default=5.0, show_default=True)
+@click.option("--once", is_flag=True, help="Sweep once and exit.")
+def worker(interval: float, once: bool) -> None:
+    """Fire due timers (safe to run in several processes on PostgreSQL)."""
+    import time
+
+    from cases.db import make_engine, make_session_factory
+    from workflows.timers import sweep
+
+    factory = make_session_factory(make_engine(_config()["DATABASE_URL"]))
+    while True:
+        fired = sweep(factory)
+        if fired:
+            click.echo(f"fired timers of {fired} case(s)")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable list.")
+def validate(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check diagrams without running them: one verdict per file; exit 0 only if all deployable."""
+    from forms.definition import load_directory
+    from workflows.validation import validate_paths
+
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise click.ClickException(f"no such file or directory: {', '.join(missing)}")
+    try:
+        form_keys = set(load_directory(_config()["FORMS_DIR"]))
+    except Exception as exc:  # noqa: BLE001 -- report a broken form folder, don't crash
+        raise click.ClickException(f"form definitions: {exc}") from exc
+    verdicts = validate_paths(list(paths), form_keys=form_keys)
+    if as_json:
+        click.echo(json.dumps([v.to_json() for v in verdicts], ensure_ascii=False, indent=2))
+    else:
+        for v in verdicts:
+            click.echo(f"{v.path}: {v.line()}")
+    sys.exit(0 if verdicts and all(v.status == "ok" for v in verdicts) else 1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+def deploy(paths: tuple[str, ...]) -> None:
+    """Validate and deploy diagrams as new process versions (running cases keep theirs)."""
+    from workflows.deploy import DeployError, deploy as do_deploy, read_bundle, read_forms
+
+    with _session() as session:
+        try:
+            created = do_deploy(session, read_bundle(list(paths)), read_forms(_config()["FORMS_DIR"]),
+                                deployed_by=os.environ.get("USER", "cli"))
+        except DeployError as exc:
+            for line in exc.lines:
+                click.echo(f"error: {line}", err=True)
+            sys.exit(1)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        for v in created:
+            click.echo(f"deployed {v.process_id} v{v.version} ({v.sha256[:12]})")
+        if not created:
+            click.echo("nothing new to deploy")
+
+
+@main.group()
+def audit() -> None:
+    """Audit trail tools."""
+
+
+@audit.command("verify")
+@click.option("--case", "case_number", help="Case number such as 2026-0001.")
+def audit_verify(case_number: str | None) -> None:
+    """Recompute every hash chain; exit non-zero naming the first broken event."""
+    from cases.audit import verify_chains
+    from cases.models import Case
+
+    with _session(commit=False) as session:
+        case_id = None
+        if case_number:
+            case = session.scalar(select(Case).where(Case.number == case_number))
+            if case is None:
+                raise click.ClickException(f"no case numbered {case_number}")
+            case_id = case.id
+        checked, breaks = verify_chains(session, case_id)
+    if breaks:
+        for b in breaks:
+            click.echo(f"BROKEN {b}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {checked} chain(s) verified")
+
+
+@main.group()
+def users() -> None:
+    """User administration."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="ROLE@ORG_UNIT_CODE, e.g. mediator@village (repeatable).")
+@click.option("--name", "display_name")
+@click.option("--language", type=click.Choice(["zh", "en"]), default="zh")
+@click.password_option()
+def users_add(username: str, roles: tuple[str, ...], display_name: str | None, language: str,
+              password: str) -> None:
+    """Add a user with one or more role@unit memberships."""
+    from cases.models import OrgUnit
+    from cases.roles import Role
+    from cases.services import DomainError, create_user
+
+    if _config()["FENGQIAO_ENV"] == "production" and password == "demo":
+        raise click.ClickException("the demo password is refused in production")
+    with _session() as session:
+        memberships = []
+        for spec in roles:
+            role, _, code = spec.partition("@")
+            if role not in {r.value for r in Role}:
+                raise click.ClickException(f"unknown role '{role}' in '{spec}'")
+            unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+            if unit is None:
+                raise click.ClickException(f"unknown org unit '{code}' in '{spec}'")
+            memberships.append((role, unit))
+        try:
+            create_user(session, username=username, password=password, display_name=display_name,
+                        language=language, memberships=memberships)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"user {username} added")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()

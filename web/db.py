@@ -1,0 +1,46 @@
+"""One SQLAlchemy session per request; the request commits once, after the view succeeds."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy.orm import Session, sessionmaker
+
+from cases.db import make_engine, make_session_factory
+
+
+def init_db(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["fengqiao.engine"] = engine
+    app.extensions["fengqiao.sessions"] = make_session_factory(engine)
+    app.after_request(_commit)
+    app.teardown_request(_close)
+
+
+def session_factory(app: Flask | None = None) -> sessionmaker[Session]:
+    return (app or current_app).extensions["fengqiao.sessions"]
+
+
+def db() -> Session:
+    """The request's session (created on first use)."""
+    if "db_session" not in g:
+        g.db_session = session_factory()()
+    return g.db_session
+
+
+def commit_even_on_error() -> None:
+    """Keep this request's writes although it answers with an error (e.g. a failed login's audit)."""
+    g.commit_on_error = True
+
+
+def _commit(response: Response) -> Response:
+    session: Session | None = g.get("db_session")
+    if session is not None and (response.status_code < 400 or g.get("commit_on_error")):
+        session.commit()
+    return response
+
+
+def _close(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()  # no-op after a commit; discards a failed request's work
+        session.close()
