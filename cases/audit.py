@@ -168,8 +168,10 @@ def verify_chains(session: Session, case_id: int | None = None) -> tuple[int, li
     chains = sorted(session.scalars(query))
     breaks: list[ChainBreak] = []
     for chain in chains:
+        # populate_existing: verify what the database holds, not objects cached in the session.
         events = list(session.scalars(
-            select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)))
+            select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+            .execution_options(populate_existing=True)))
         found = verify_events(chain, events)
         if found:
             breaks.append(found)

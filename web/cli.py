@@ -41,11 +41,25 @@ def _session(commit: bool = True) -> Iterator[Session]:
 
 
 @click.group()
-def main() -> None:
+def cli() -> None:
     """Fengqiao: BPMN-guided grassroots dispute mediation."""
 
 
-@main.command()
+def main() -> None:
+    """Console entry point: database and OS errors end with a message, never a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        cli()
+    except SQLAlchemyError as exc:
+        click.echo(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@cli.command()
 @click.option("--demo", is_flag=True, help="Load demo data when the database is empty.")
 def init(demo: bool) -> None:
     """Create or upgrade the database, deploy the shipped diagrams, optionally load demo data."""
@@ -72,7 +86,7 @@ def init(demo: bool) -> None:
         click.echo("demo logins (password '%s'): %s" % (DEMO_PASSWORD, ", ".join(u for u, *_ in DEMO_USERS)))
 
 
-@main.command()
+@cli.command()
 @click.option("--host", default=lambda: os.environ.get("FENGQIAO_HOST", "127.0.0.1"))
 @click.option("--port", type=int, default=lambda: int(os.environ.get("FENGQIAO_PORT", "5000")))
 def serve(host: str, port: int) -> None:
@@ -86,7 +100,7 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
-@main.command()
+@cli.command()
 @click.option("--interval", type=float, default=5.0, show_default=True)
 @click.option("--once", is_flag=True, help="Sweep once and exit.")
 def worker(interval: float, once: bool) -> None:
@@ -106,7 +120,7 @@ def worker(interval: float, once: bool) -> None:
         time.sleep(interval)
 
 
-@main.command()
+@cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable list.")
 def validate(paths: tuple[str, ...], as_json: bool) -> None:
@@ -130,7 +144,7 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
     sys.exit(0 if verdicts and all(v.status == "ok" for v in verdicts) else 1)
 
 
-@main.command()
+@cli.command()
 @click.argument("paths", nargs=-1, required=True)
 def deploy(paths: tuple[str, ...]) -> None:
     """Validate and deploy diagrams as new process versions (running cases keep theirs)."""
@@ -152,7 +166,7 @@ def deploy(paths: tuple[str, ...]) -> None:
             click.echo("nothing new to deploy")
 
 
-@main.group()
+@cli.group()
 def audit() -> None:
     """Audit trail tools."""
 
@@ -179,7 +193,7 @@ def audit_verify(case_number: str | None) -> None:
     click.echo(f"ok: {checked} chain(s) verified")
 
 
-@main.group()
+@cli.group()
 def users() -> None:
     """User administration."""
 

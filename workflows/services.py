@@ -70,7 +70,8 @@ def load_instance(session: Session, wi: WorkflowInstance) -> Instance:
 
 def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
     wi = session.execute(select(WorkflowInstance).where(WorkflowInstance.case_id == case_id)
-                         .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+                         .with_for_update(of=WorkflowInstance)
+                         .execution_options(populate_existing=True)).scalar_one_or_none()
     if wi is None:
         raise NotFound(f"case {case_id} has no workflow")
     return wi

@@ -32,7 +32,7 @@ def fire_due_timer(session: Session, now: datetime | None = None) -> int | None:
         .where(WorkflowInstance.next_timer_at <= now, WorkflowInstance.status == "running")
         .order_by(WorkflowInstance.next_timer_at)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=WorkflowInstance)
     ).scalar_one_or_none()
     if wi is None:
         return None
