@@ -24,6 +24,19 @@ POSTGRES_URL = os.environ.get("FENGQIAO_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_demo_hashes() -> Iterator[None]:
+    """Hash each distinct test password once per session (argon2 is slow by design)."""
+    from functools import lru_cache
+
+    import cases.services as services
+
+    original = services.hash_password
+    services.hash_password = lru_cache(maxsize=64)(original)  # type: ignore[assignment]
+    yield
+    services.hash_password = original
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"

@@ -32,13 +32,23 @@ def _case_or_error(case_id: int, action: Action) -> Case | Any:
     return case
 
 
-def _detail(case: Case) -> dict[str, Any]:
+class _CaseDetail:
+    """A case plus the caller's open tasks and the workflow status, for ``CaseDetailSchema``."""
+
+    def __init__(self, case: Case, **extra: Any) -> None:
+        self._case = case
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._case, name)
+
+
+def _detail(case: Case) -> _CaseDetail:
     wi = db().get(WorkflowInstance, case.id)
     tasks = db().scalars(tasks_for(api_user(), case_id=case.id)).all()
-    return {**CaseDetailSchema().dump(case), "open_tasks": tasks,
-            "workflow_status": wi.status if wi else None,
-            "workflow_error": wi.error_message if wi else None,
-            "workflow_error_element": wi.error_element if wi else None}
+    return _CaseDetail(case, open_tasks=tasks, workflow_status=wi.status if wi else None,
+                       workflow_error=wi.error_message if wi else None,
+                       workflow_error_element=wi.error_element if wi else None)
 
 
 @blp.route("/cases", methods=["GET"])
