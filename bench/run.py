@@ -1,0 +1,198 @@
+"""``make bench``: the API task completion against the raw engine step, history growth and
+throughput with 1 and 4 worker processes on SQLite and PostgreSQL.
+
+Writes ``bench/results.json`` and prints a table. Servers run as real gunicorn processes on
+loopback; clients are separate processes. Nothing here asserts timings: it measures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+from bench.client import Api, free_port, wait_ready
+from bench.engine_step import measure as engine_measure
+from bench.engine_step import summary
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+PG_SERVER = os.environ.get("FENGQIAO_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def prepare_database(url: str) -> None:
+    """A fresh schema with the bench diagram deployed and a mediator (password ``bench``)."""
+    from cases.db import make_engine, make_session_factory
+    from cases.migrate import upgrade
+    from cases.services import create_user
+    from web.demo import build_org_tree
+    from workflows.deploy import deploy, read_forms
+
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        units = build_org_tree(session)
+        create_user(session, username="bench", password="bench", memberships=[("mediator", units["village"])])
+        deploy(session, {"followup.bpmn": (ROOT / "bench" / "followup.bpmn").read_bytes()},
+               read_forms(ROOT / "bench" / "forms"))
+        session.commit()
+    engine.dispose()
+
+
+def fresh_postgres() -> str | None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    try:
+        admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS fengqiao_bench WITH (FORCE)"))
+            conn.execute(text("CREATE DATABASE fengqiao_bench"))
+        admin.dispose()
+    except Exception as exc:  # noqa: BLE001 -- PostgreSQL is optional for the bench
+        print(f"PostgreSQL unavailable ({exc.__class__.__name__}); skipping its rows", file=sys.stderr)
+        return None
+    return make_url(PG_SERVER).set(database="fengqiao_bench").render_as_string(hide_password=False)
+
+
+class Server:
+    def __init__(self, url: str, workers: int, tmp: Path) -> None:
+        self.port = free_port()
+        env = {**os.environ, "FENGQIAO_DATABASE_URL": url, "FENGQIAO_SECRET_KEY": "bench-secret",
+               "FENGQIAO_LOGIN_MAX_FAILURES": "1000"}
+        log = open(tmp / f"gunicorn-{self.port}.log", "w")  # noqa: SIM115 -- closed in stop()
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
+             "--worker-class", "sync", "--keep-alive", "30", "web.wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=log)
+        wait_ready(self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+        self.log.close()
+
+
+def latency(port: int, cases: int = 15, steps: int = 10) -> list[float]:
+    api = Api(port)
+    timings = []
+    for _ in range(cases):
+        task_id = api.new_case()
+        for i in range(steps):
+            data = ({"summary": "bench", "amount": "100.00", "follow_up": True} if i == 0
+                    else {"more": i < steps - 1, "note": "ok"})
+            t0 = time.perf_counter()
+            nxt = api.complete(task_id, data)
+            timings.append((time.perf_counter() - t0) * 1000)
+            task_id = nxt
+    return timings
+
+
+def history_growth(port: int, marks: tuple[int, ...] = (10, 200), window: int = 9) -> dict[int, list[float]]:
+    """Latency of single steps around each mark of one long case (return visits in a loop)."""
+    api = Api(port)
+    task_id = api.new_case()
+    task_id = api.complete(task_id, {"summary": "long case", "amount": "0", "follow_up": True})
+    found: dict[int, list[float]] = {m: [] for m in marks}
+    for step in range(2, max(marks) + window // 2 + 2):
+        t0 = time.perf_counter()
+        task_id = api.complete(task_id, {"more": True, "note": f"visit {step}"})
+        ms = (time.perf_counter() - t0) * 1000
+        for m in marks:
+            if abs(step - m) <= window // 2:
+                found[m].append(ms)
+    return found
+
+
+def _load_worker(args: tuple[int, float, int]) -> int:
+    port, seconds, seed = args
+    api = Api(port)
+    done, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        task_id = api.new_case()
+        for i in range(10):
+            data = ({"summary": f"load {seed}", "follow_up": True} if i == 0
+                    else {"more": i < 9, "note": "ok"})
+            task_id = api.complete(task_id, data)
+            done += 1
+            if task_id is None or time.perf_counter() >= deadline:
+                break
+    return done
+
+
+def throughput(port: int, clients: int = 4, seconds: float = 10.0) -> float:
+    with Pool(clients) as pool:
+        counts = pool.map(_load_worker, [(port, seconds, i) for i in range(clients)])
+    return round(sum(counts) / seconds, 1)
+
+
+def main() -> None:
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="fengqiao-bench-"))
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    engine = summary(engine_measure())
+    results["engine_step_ms"] = engine
+
+    sqlite_url = f"sqlite:///{tmp / 'bench.db'}"
+    prepare_database(sqlite_url)
+    server = Server(sqlite_url, 1, tmp)
+    try:
+        api = summary(latency(server.port))
+        growth = history_growth(server.port)
+    finally:
+        server.stop()
+    results["api_completion_ms"] = api
+    results["api_vs_engine_p50_ratio"] = round(api["p50"] / engine["p50"], 2)
+    results["api_vs_engine_p95_ratio"] = round(api["p95"] / engine["p95"], 2)
+    step10, step200 = summary(growth[10]), summary(growth[200])
+    results["step10_ms"], results["step200_ms"] = step10, step200
+    results["step200_vs_step10_ratio"] = round(step200["p50"] / step10["p50"], 2)
+
+    results["completions_per_s"] = {}
+    databases = [("sqlite", sqlite_url)]
+    pg = fresh_postgres()
+    if pg:
+        prepare_database(pg)
+        databases.append(("postgresql", pg))
+    for name, url in databases:
+        for workers in (1, 4):
+            server = Server(url, workers, tmp)
+            try:
+                results["completions_per_s"][f"{name}_{workers}_workers"] = throughput(server.port)
+            finally:
+                server.stop()
+
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nresults written to {RESULTS.relative_to(ROOT)}")
+
+
+def print_table(r: dict[str, Any]) -> None:
+    e, a = r["engine_step_ms"], r["api_completion_ms"]
+    rows = [
+        ("raw engine step (deserialize, complete, serialize)", f"{e['p50']:.2f}", f"{e['p95']:.2f}"),
+        ("API task completion (HTTP, auth, validation, engine, audit, commit)", f"{a['p50']:.2f}",
+         f"{a['p95']:.2f}"),
+        ("API step after 10 completed steps", f"{r['step10_ms']['p50']:.2f}", f"{r['step10_ms']['p95']:.2f}"),
+        ("API step after 200 completed steps", f"{r['step200_ms']['p50']:.2f}",
+         f"{r['step200_ms']['p95']:.2f}"),
+    ]
+    print(f"{'measure':72} {'p50 ms':>9} {'p95 ms':>9}")
+    for name, p50, p95 in rows:
+        print(f"{name:72} {p50:>9} {p95:>9}")
+    print(f"\napi_vs_engine_p50_ratio  {r['api_vs_engine_p50_ratio']}   (target <= 2.5)")
+    print(f"step200_vs_step10_ratio  {r['step200_vs_step10_ratio']}   (target <= 1.2)")
+    for key, value in r["completions_per_s"].items():
+        print(f"completions/s {key:28} {value}")
+
+
+if __name__ == "__main__":
+    main()
