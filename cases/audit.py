@@ -38,6 +38,7 @@ class AuditAction:
     GRANT_ADDED = "grant.added"
     DOCUMENT_GENERATED = "document.generated"
     TIMER_FIRED = "timer.fired"
+    SIGNAL_SENT = "case.signalled"
     ERROR = "workflow.error"
     RETRIED = "workflow.retried"
     VERSION_MIGRATED = "version.migrated"

@@ -16,6 +16,8 @@ from workflows.parsing import load_bundle
 from workflows.validation import validate_bundle
 
 DIAGRAM_SUFFIXES = (".bpmn", ".dmn")
+# Deployment settings shipped beside the diagrams and stored with each version (e.g. local clocks).
+SETTINGS_FILES = ("clocks.json",)
 
 
 class DeployError(Exception):
@@ -31,7 +33,8 @@ def read_bundle(paths: list[str | Path]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for raw in paths:
         path = Path(raw)
-        found = sorted(p for p in path.iterdir() if p.suffix in DIAGRAM_SUFFIXES) if path.is_dir() else [path]
+        found = (sorted(p for p in path.iterdir() if p.suffix in DIAGRAM_SUFFIXES or p.name in SETTINGS_FILES)
+                 if path.is_dir() else [path])
         for p in found:
             files[p.name] = p.read_bytes()
     return files
@@ -62,11 +65,13 @@ def deploy(session: Session, files: dict[str, bytes], forms: dict[str, dict[str,
     A process whose files and forms are unchanged since its latest version is not redeployed.
     Returns the versions that were created. Flushes; the caller commits.
     """
-    verdicts = validate_bundle(files, form_keys=set(forms))
-    bad = [f"{v.path}: {v.line()}" for v in verdicts if v.status != "ok"]
+    diagrams = {name: data for name, data in files.items() if name.endswith(DIAGRAM_SUFFIXES)}
+    bad = _check_settings(files)
+    verdicts = validate_bundle(diagrams, form_keys=set(forms))
+    bad += [f"{v.path}: {v.line()}" for v in verdicts if v.status != "ok"]
     if bad:
         raise DeployError(bad)
-    bundle = load_bundle(files)
+    bundle = load_bundle(diagrams)
     sha = bundle_sha256(files, forms)
     texts = {name: data.decode("utf-8") for name, data in files.items()}
     created = []
@@ -84,6 +89,26 @@ def deploy(session: Session, files: dict[str, bytes], forms: dict[str, dict[str,
         created.append(version)
     session.flush()
     return created
+
+
+def _check_settings(files: dict[str, bytes]) -> list[str]:
+    problems = []
+    for name in SETTINGS_FILES:
+        if name in files:
+            try:
+                value = json.loads(files[name].decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                problems.append(f"{name}: error: not valid UTF-8 JSON: {exc}")
+                continue
+            if not isinstance(value, dict):
+                problems.append(f"{name}: error: expected a JSON object")
+    return problems
+
+
+def settings(version: ProcessVersion, name: str) -> dict[str, Any]:
+    """A settings file deployed with ``version`` (empty when it has none)."""
+    text = (version.files or {}).get(name)
+    return json.loads(text) if text else {}
 
 
 def latest_version(session: Session, process_id: str) -> ProcessVersion | None:

@@ -200,6 +200,21 @@ class Instance:
     def fire_timers(self) -> None:
         self.run_engine()
 
+    def send_signal(self, name: str) -> bool:
+        """Throw a BPMN signal from outside (e.g. "a party withdraws"); True when something caught it."""
+        from SpiffWorkflow.bpmn.util.event import BpmnEvent
+        from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
+
+        waiting_before = len(self.workflow.event_manager.tasks)
+        open_before = {t.id for t in self._open_tasks()}
+        try:
+            self.workflow.send_event(BpmnEvent(SignalEventDefinition(name)))
+        except Exception as exc:  # noqa: BLE001 -- diagram code may run while the event is caught
+            raise _engine_error(exc) from exc
+        self.run_engine()
+        return (len(self.workflow.event_manager.tasks) != waiting_before
+                or {t.id for t in self._open_tasks()} != open_before)
+
     def reset_errors(self, patch: dict[str, Any]) -> list[tuple[str, Any, Any]]:
         """Put every task in ERROR back to READY after applying ``patch`` to its data.
 

@@ -22,7 +22,7 @@ from cases.services import replace_parties
 from forms.definition import FormDefinition, load_definition
 from forms.schema import validate_submission
 from workflows import projection
-from workflows.deploy import latest_version
+from workflows.deploy import latest_version, settings
 from workflows.engine import Definition, EngineError, Instance, SERIALIZER_VERSION
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed, WorkflowServiceError
 from workflows.models import HumanTask, ProcessVersion, WorkflowInstance
@@ -84,8 +84,9 @@ def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = 
     if version is None:
         raise NotFound(f"process '{process_id}' is not deployed")
     holidays, workdays = calendar(session)
+    clocks = settings(version, "clocks.json")
     start_data = {"case_number": case.number, "category": case.category, "level": case.level,
-                  **(data or {})}
+                  "current_level": case.level, "clocks": clocks, **(data or {})}
     wi = WorkflowInstance(case_id=case.id, process_version=version, state="{}",
                           serializer_version=SERIALIZER_VERSION)
     session.add(wi)
@@ -238,3 +239,29 @@ def retry_case(session: Session, *, case: Case, user: User,
     wi.status, wi.error_message, wi.error_element = "running", None, None
     projection.persist(session, case, wi, instance, actor)
     return None
+
+
+def signal_case(session: Session, *, case: Case, user: User, signal: str,
+                reason: str = "") -> None:
+    """Send a BPMN signal into a case, e.g. ``party_withdrawal`` when a party withdraws (Art. 23)."""
+    if not (can(user, Action.CASE_RETRY, case) or any(
+            can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)
+            for t in projection.ready_tasks(session, case.id))):
+        raise Forbidden(f"you may not act on case {case.number}")
+    wi = _lock_instance(session, case.id)
+    if wi.status != "running":
+        raise Conflict(f"case {case.number} is not running (status {wi.status})", case_id=case.id)
+    role = next(iter(sorted(user.roles())), "unknown")
+    actor = Actor(user.id, user.username, role)
+    instance = load_instance(session, wi)
+    try:
+        caught = instance.send_signal(signal)
+    except EngineError as exc:
+        projection.mark_error(session, case, wi, exc, actor, instance)
+        return
+    if not caught:
+        raise Conflict(f"nothing in case {case.number} is waiting for the signal '{signal}' now",
+                       case_id=case.id)
+    record(session, actor=actor, action=AuditAction.SIGNAL_SENT, case_id=case.id,
+           payload={"signal": signal, "reason": reason})
+    projection.persist(session, case, wi, instance, actor)

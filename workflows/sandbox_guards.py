@@ -1,0 +1,332 @@
+"""RestrictedPython policy and run-time guards for diagram code.
+
+The policy (``SandboxPolicy``) rewrites the operators that can allocate without bound
+(``*``, ``**``, ``<<``, ``+``, ``%`` and their augmented forms, f-string format specs) into calls
+to the guard helpers below, which refuse oversized results *before* allocating. It also refuses
+bare ``except:``, ``finally:`` and exception handlers that are not plain class names, so that the
+time-limit signal cannot be swallowed by diagram code.
+
+``guard_globals()`` returns the names RestrictedPython-compiled code expects (``_getattr_``,
+``_getitem_``...) plus a curated ``__builtins__``.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from RestrictedPython import RestrictingNodeTransformer, safe_builtins
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from RestrictedPython.PrintCollector import PrintCollector
+
+from workflows.sandbox_errors import SandboxError
+
+MAX_ITEMS = 1_000_000
+"""Largest string / bytes / list / tuple / range diagram code may create in one operation."""
+
+MAX_INT_BITS = 100_000
+"""Largest integer (in bits, about 30,000 decimal digits) diagram code may create."""
+
+_SEQ = (str, bytes, bytearray, list, tuple)
+_DENIED_ATTRIBUTES = frozenset({"mro", "format", "format_map"})
+
+
+def _too_many(what: str, n: int) -> SandboxError:
+    return SandboxError(f"{what} would create a sequence of {n} items; the limit is {MAX_ITEMS:,}")
+
+
+def _too_big(what: str, bits: int) -> SandboxError:
+    return SandboxError(
+        f"{what} would create an integer of about {bits} bits; the limit is {MAX_INT_BITS:,} bits")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_mul(a: Any, b: Any) -> None:
+    if isinstance(a, _SEQ) and isinstance(b, int):
+        n = len(a) * b
+        if n > MAX_ITEMS:
+            raise _too_many("multiplication", n)
+    elif isinstance(b, _SEQ) and isinstance(a, int):
+        n = len(b) * a
+        if n > MAX_ITEMS:
+            raise _too_many("multiplication", n)
+    elif _is_int(a) and _is_int(b):
+        bits = a.bit_length() + b.bit_length()
+        if bits > MAX_INT_BITS:
+            raise _too_big("multiplication", bits)
+
+
+def guarded_mul(a: Any, b: Any) -> Any:
+    """``a * b`` refusing huge sequences and integers."""
+    _check_mul(a, b)
+    return a * b
+
+
+def guarded_pow(a: Any, b: Any, mod: Any = None) -> Any:
+    """``a ** b`` / ``pow(a, b[, mod])`` refusing huge integers."""
+    if mod is None and _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
+        bits = b * (abs(a).bit_length() - 1) + 1
+        if bits > MAX_INT_BITS:
+            raise _too_big("exponentiation", bits)
+    return pow(a, b) if mod is None else pow(a, b, mod)
+
+
+def guarded_lshift(a: Any, b: Any) -> Any:
+    """``a << b`` refusing huge integers."""
+    if _is_int(a) and _is_int(b) and a != 0:
+        bits = a.bit_length() + b
+        if bits > MAX_INT_BITS:
+            raise _too_big("left shift", bits)
+    return a << b
+
+
+def guarded_add(a: Any, b: Any) -> Any:
+    """``a + b`` refusing concatenations longer than ``MAX_ITEMS``."""
+    if isinstance(a, _SEQ) and isinstance(b, _SEQ):
+        n = len(a) + len(b)
+        if n > MAX_ITEMS:
+            raise _too_many("concatenation", n)
+    return a + b
+
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_SPEC_NUMBER = re.compile(r"\d+")
+
+
+def _check_width(n: int, what: str) -> None:
+    if n > MAX_ITEMS:
+        raise _too_many(what, n)
+
+
+def guarded_mod(a: Any, b: Any) -> Any:
+    """``a % b`` refusing ``%``-format widths/precisions above ``MAX_ITEMS``."""
+    if isinstance(a, (str, bytes)):
+        text = a if isinstance(a, str) else a.decode("latin-1")
+        star = False
+        for width, precision in _PERCENT_SPEC.findall(text):
+            for part in (width, precision):
+                if part == "*":
+                    star = True
+                elif part:
+                    _check_width(int(part), "formatting")
+        if star:
+            values = b if isinstance(b, tuple) else (b,)
+            for v in values:
+                if _is_int(v):
+                    _check_width(abs(v), "formatting")
+    return a % b
+
+
+def guarded_format_value(value: Any, conversion: int, spec: str) -> str:
+    """One f-string ``{value!conv:spec}`` field, refusing widths above ``MAX_ITEMS``."""
+    if conversion == ord("r"):
+        value = repr(value)
+    elif conversion == ord("s"):
+        value = str(value)
+    elif conversion == ord("a"):
+        value = ascii(value)
+    for number in _SPEC_NUMBER.findall(spec):
+        if len(number) > 7 or int(number) > MAX_ITEMS:
+            raise SandboxError(f"formatting width {number} is above the limit of {MAX_ITEMS:,}")
+    return format(value, spec)
+
+
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "-=": operator.isub, "/=": operator.itruediv, "//=": operator.ifloordiv,
+    ">>=": operator.irshift, "|=": operator.ior, "^=": operator.ixor, "&=": operator.iand,
+    "**=": guarded_pow, "<<=": guarded_lshift, "%=": guarded_mod,
+}
+
+
+def guarded_inplacevar(op: str, x: Any, y: Any) -> Any:
+    """``x op= y`` for a plain name (RestrictedPython's ``_inplacevar_``) with size guards."""
+    if op == "+=":
+        if isinstance(x, _SEQ) and isinstance(y, Iterable) and hasattr(y, "__len__"):
+            n = len(x) + len(y)  # type: ignore[arg-type]
+            if n > MAX_ITEMS:
+                raise _too_many("concatenation", n)
+        return operator.iadd(x, y)
+    if op == "*=":
+        _check_mul(x, y)
+        return operator.imul(x, y)
+    try:
+        return _INPLACE[op](x, y)
+    except KeyError:
+        raise SandboxError(f"operator {op} is not allowed") from None
+
+
+def _str_width_guard(method: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(width: int, *args: Any) -> Any:
+        _check_width(width, "padding")
+        return method(width, *args)
+    return wrapper
+
+
+def _replace_guard(s: str | bytes, method: Callable[..., Any]) -> Callable[..., Any]:
+    def replace(old: Any, new: Any, count: int = -1) -> Any:
+        occurrences = len(s) + 1 if len(old) == 0 else s.count(old)
+        if count >= 0:
+            occurrences = min(occurrences, count)
+        _check_width(len(s) + occurrences * (len(new) - len(old)), "replace")
+        return method(old, new, count)
+    return replace
+
+
+def _join_guard(sep: str | bytes, method: Callable[..., Any]) -> Callable[..., Any]:
+    def join(items: Iterable[Any]) -> Any:
+        items = list(items)
+        total = sum(len(i) for i in items if isinstance(i, (str, bytes)))
+        _check_width(total + len(sep) * max(len(items) - 1, 0), "join")
+        return method(items)
+    return join
+
+
+def _expandtabs_guard(s: str | bytes, method: Callable[..., Any]) -> Callable[..., Any]:
+    def expandtabs(tabsize: int = 8) -> Any:
+        tabs = s.count("\t") if isinstance(s, str) else s.count(b"\t")
+        _check_width(len(s) + tabs * max(tabsize, 0), "expandtabs")
+        return method(tabsize)
+    return expandtabs
+
+
+def _extend_guard(seq: list[Any] | bytearray, method: Callable[..., Any]) -> Callable[..., Any]:
+    def extend(items: Iterable[Any]) -> Any:
+        if hasattr(items, "__len__"):
+            _check_width(len(seq) + len(items), "extend")  # type: ignore[arg-type]
+        return method(items)
+    return extend
+
+
+def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` for diagram code: RestrictedPython's ``safer_getattr`` plus size guards.
+
+    Denies ``mro`` (a way to reach ``BaseException``) and ``format``/``format_map`` on
+    strings; wraps size-sensitive ``str``/``bytes``/``list`` methods.
+    """
+    if name in _DENIED_ATTRIBUTES:
+        raise AttributeError(f'"{name}" is not allowed in diagram code')
+    value = safer_getattr(obj, name, default)
+    if isinstance(obj, (str, bytes)):
+        if name in ("ljust", "rjust", "center", "zfill"):
+            return _str_width_guard(value)
+        if name == "replace":
+            return _replace_guard(obj, value)
+        if name == "join":
+            return _join_guard(obj, value)
+        if name == "expandtabs":
+            return _expandtabs_guard(obj, value)
+    elif isinstance(obj, (list, bytearray)) and name == "extend":
+        return _extend_guard(obj, value)
+    return value
+
+
+def limited_range(*args: int) -> range:
+    """``range`` limited to ``MAX_ITEMS`` items."""
+    r = range(*args)
+    if len(r) > MAX_ITEMS:
+        raise _too_many("range", len(r))
+    return r
+
+
+def _guarded_getitem(obj: Any, key: Any) -> Any:
+    return obj[key]
+
+
+def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+_UNSAFE_BUILTINS = frozenset({
+    "__build_class__", "_getattr_", "setattr", "delattr", "id", "pow", "range",
+    "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit",
+})
+
+
+def sandbox_builtins() -> dict[str, Any]:
+    """The curated ``__builtins__`` of diagram code."""
+    names = {k: v for k, v in safe_builtins.items() if k not in _UNSAFE_BUILTINS}
+    names.update({
+        "len": len, "min": min, "max": max, "sum": sum, "sorted": sorted, "abs": abs,
+        "round": round, "any": any, "all": all, "dict": dict, "list": list, "set": set,
+        "frozenset": frozenset, "tuple": tuple, "str": str, "int": int, "float": float,
+        "bool": bool, "enumerate": enumerate, "zip": zip, "reversed": reversed,
+        "map": map, "filter": filter, "isinstance": isinstance,
+        "range": limited_range, "pow": guarded_pow,
+    })
+    return names
+
+
+def guard_globals() -> dict[str, Any]:
+    """Globals every compiled diagram script needs: guards and ``__builtins__``."""
+    return {
+        "__builtins__": sandbox_builtins(),
+        "_getattr_": guarded_getattr,
+        "_getitem_": _guarded_getitem,
+        "_getiter_": iter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_write_": full_write_guard,
+        "_inplacevar_": guarded_inplacevar,
+        "_apply_": _apply,
+        "_print_": PrintCollector,
+        "_mul_": guarded_mul,
+        "_pow_": guarded_pow,
+        "_lshift_": guarded_lshift,
+        "_add_": guarded_add,
+        "_mod_": guarded_mod,
+        "_format_value_": guarded_format_value,
+    }
+
+
+_BINOP_GUARDS: dict[type[ast.operator], str] = {
+    ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_",
+}
+
+
+class SandboxPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus allocation guards and uncatchable time limits."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        """Route allocation-prone operators through guard helpers."""
+        node = self.node_contents_visit(node)
+        helper = _BINOP_GUARDS.get(type(node.op))
+        if helper is None:
+            return node
+        call = ast.Call(func=ast.Name(helper, ast.Load()), args=[node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        """Format f-string fields through ``guarded_format_value``."""
+        node = self.node_contents_visit(node)
+        spec: ast.expr = node.format_spec if node.format_spec is not None else ast.Constant("")
+        call = ast.Call(func=ast.Name("_format_value_", ast.Load()),
+                        args=[node.value, ast.Constant(node.conversion), spec], keywords=[])
+        ast.copy_location(call, node)
+        return ast.copy_location(ast.FormattedValue(value=call, conversion=-1, format_spec=None), node)
+
+    def visit_Try(self, node: ast.Try) -> ast.AST:
+        """Refuse ``finally:`` (it would run after the time limit fired)."""
+        if node.finalbody:
+            self.error(node, "'finally:' blocks are not allowed in diagram code")
+        return self.node_contents_visit(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        """Allow only ``except Name`` / ``except (Name, ...)``."""
+        if node.type is None:
+            self.error(node, "a bare 'except:' is not allowed; name the exception, e.g. 'except ValueError:'")
+        else:
+            names = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+            if not all(isinstance(n, ast.Name) for n in names):
+                self.error(node, "'except' must name exception classes, e.g. 'except (KeyError, ValueError):'")
+        return super().visit_ExceptHandler(node)
