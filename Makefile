@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: run test bench setup setup-test system-deps system-deps-browser assets translations lint clean
+.PHONY: run test bench setup setup-test system-deps system-deps-browser assets lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 assets: $(NODE_STAMP)
 
-translations: $(STAMP)
-	@if [ -d web/translations ]; then $(BIN)/pybabel compile -q -d web/translations; fi
-
-setup: system-deps $(STAMP) assets translations
+setup: system-deps $(STAMP) assets
 
 setup-test: system-deps-browser setup
 

@@ -25,6 +25,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "NODE_MODULES": os.environ.get("FENGQIAO_NODE_MODULES", str(ROOT / "node_modules")),
         "DOCUMENTS_DIR": os.environ.get("FENGQIAO_DOCUMENTS_DIR", str(instance / "documents")),
         "SECRET_KEY": os.environ.get("FENGQIAO_SECRET_KEY") or _instance_secret(instance),
+        "DEFAULT_PROCESS_ID": os.environ.get("FENGQIAO_DEFAULT_PROCESS_ID", "dispute"),
         "RUN_TIMER_SWEEP": _env_bool("FENGQIAO_RUN_TIMER_SWEEP", False),
         "TIMER_SWEEP_SECONDS": float(os.environ.get("FENGQIAO_TIMER_SWEEP_SECONDS", "5")),
         "LOGIN_MAX_FAILURES": int(os.environ.get("FENGQIAO_LOGIN_MAX_FAILURES", "5")),

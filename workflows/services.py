@@ -27,24 +27,27 @@ from workflows.engine import Definition, EngineError, Instance, SERIALIZER_VERSI
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed, WorkflowServiceError
 from workflows.models import HumanTask, ProcessVersion, WorkflowInstance
 
-_definitions: dict[int, Definition] = {}
-_forms: dict[tuple[int, str], FormDefinition] = {}
+# Keyed by (id, sha256): deployed versions are immutable, and the hash keeps two databases whose
+# version ids collide (tests, several installations in one process) from sharing an entry.
+_definitions: dict[tuple[int, str], Definition] = {}
+_forms: dict[tuple[int, str, str], FormDefinition] = {}
 _lock = threading.Lock()
 
 
 def definition_for(version: ProcessVersion) -> Definition:
     """The parsed definition of a deployed version, cached per process (versions are immutable)."""
+    key = (version.id, version.sha256)
     with _lock:
-        found = _definitions.get(version.id)
+        found = _definitions.get(key)
     if found is None:
         found = Definition.from_json(version.spec_json)
         with _lock:
-            _definitions[version.id] = found
+            _definitions[key] = found
     return found
 
 
 def form_for(version: ProcessVersion, form_key: str) -> FormDefinition:
-    key = (version.id, form_key)
+    key = (version.id, version.sha256, form_key)
     with _lock:
         found = _forms.get(key)
     if found is None:
