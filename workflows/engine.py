@@ -147,7 +147,10 @@ class Instance:
                  holidays: Collection[str] = (), workdays: Collection[str] = ()) -> None:
         self.definition = definition
         self.workflow = workflow
-        # The script engine is not serialized: re-attach the sandbox after every load.
+        self.attach_sandbox(holidays, workdays)
+
+    def attach_sandbox(self, holidays: Collection[str] = (), workdays: Collection[str] = ()) -> None:
+        """The script engine is not serialized: re-attach the sandbox after every load."""
         self.workflow.script_engine = make_script_engine(holidays=holidays, workdays=workdays)
 
     @classmethod

@@ -11,6 +11,7 @@ from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
 from cases.models import RISK_COLOURS, Case, CaseStatus, Level, OrgUnit
 from cases.roles import role_for_lane
+from workflows import cache
 from workflows.engine import SERIALIZER_VERSION, EngineError, Instance
 from workflows.models import HumanTask, WorkflowInstance, WorkflowTimer
 
@@ -75,6 +76,8 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     else:
         wi.status = "running"
     session.flush()
+    cache.stage(session, case.id, cache.state_token(wi.lock_version, wi.process_version.sha256,
+                                                    wi.updated_at), instance)
 
 
 def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineError, actor: Actor,
@@ -94,6 +97,7 @@ def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineEr
     record(session, actor=actor, action=AuditAction.ERROR, case_id=case.id,
            payload={"element": exc.element_id, "message": exc.message[:2000]})
     session.flush()
+    cache.unstage(session, case.id)
 
 
 def _upper_unit(unit: OrgUnit) -> OrgUnit | None:

@@ -13,6 +13,7 @@ Errors inside diagram code reach the caller as SpiffWorkflow ``WorkflowTaskExcep
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sys
@@ -39,7 +40,7 @@ __all__ = [
 SANDBOX_FILENAME = "<string>"  # SpiffWorkflow looks for this name to find the failing line
 MAX_SOURCE_CHARS = 100_000
 DEFAULT_TIME_LIMIT = 1.0
-DEFAULT_MEMORY_LIMIT_MB = 512
+DEFAULT_MEMORY_LIMIT_MB = 256
 _MEMORY_CHECK_INTERVAL = 0.005
 _LINE_PREFIX = re.compile(r"^Line (\d+): ")
 
@@ -62,7 +63,6 @@ def compile_code(source: str, mode: Mode) -> CodeType:
     if mode == "eval":
         source = source.strip()
     try:
-        import ast
         tree = ast.parse(source, SANDBOX_FILENAME, mode)
     except SyntaxError as err:
         raise SandboxError(f"syntax error: {err.msg}", err.lineno) from None
@@ -123,6 +123,7 @@ def _make_tracer(time_limit: float, memory_limit: int | None) -> Callable[..., A
     def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
         if frame.f_code.co_filename != SANDBOX_FILENAME:
             return None
+        frame.f_trace_opcodes = True  # a one-line loop emits no line events
         return local(frame, event, arg)
 
     return global_trace

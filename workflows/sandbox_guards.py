@@ -36,6 +36,11 @@ MAX_INT_BITS = 100_000
 """Largest integer (in bits, about 30,000 decimal digits) diagram code may create."""
 
 _SEQ = (str, bytes, bytearray, list, tuple)
+_FORBIDDEN_NAMES = frozenset({
+    "open", "eval", "exec", "compile", "getattr", "globals", "locals", "vars", "input",
+    "breakpoint", "help", "memoryview", "type", "object", "super", "classmethod", "staticmethod",
+    "property", "dir", "exit", "quit",
+})
 _DENIED_ATTRIBUTES = frozenset({"mro", "format", "format_map"})
 
 
@@ -304,7 +309,7 @@ class SandboxPolicy(RestrictingNodeTransformer):
         if helper is None:
             return node
         call = ast.Call(func=ast.Name(helper, ast.Load()), args=[node.left, node.right], keywords=[])
-        return ast.copy_location(call, node)
+        return ast.fix_missing_locations(ast.copy_location(call, node))
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         """Format f-string fields through ``guarded_format_value``."""
@@ -312,8 +317,30 @@ class SandboxPolicy(RestrictingNodeTransformer):
         spec: ast.expr = node.format_spec if node.format_spec is not None else ast.Constant("")
         call = ast.Call(func=ast.Name("_format_value_", ast.Load()),
                         args=[node.value, ast.Constant(node.conversion), spec], keywords=[])
-        ast.copy_location(call, node)
-        return ast.copy_location(ast.FormattedValue(value=call, conversion=-1, format_spec=None), node)
+        field = ast.FormattedValue(value=call, conversion=-1, format_spec=None)
+        return ast.fix_missing_locations(ast.copy_location(field, node))
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        """Refuse names of dangerous builtins at compile time (they are absent at run time too)."""
+        if node.id in _FORBIDDEN_NAMES:
+            self.error(node, f"{node.id!r} is not available in diagram code")
+        return super().visit_Name(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        """Refuse ``.format``/``.format_map``/``.mro`` at compile time."""
+        if node.attr in _DENIED_ATTRIBUTES:
+            self.error(node, f"'.{node.attr}' is not allowed in diagram code; use an f-string")
+        return super().visit_Attribute(node)
+
+    def visit_Import(self, node: ast.Import) -> ast.AST:
+        """Refuse ``import`` at compile time (there is no ``__import__`` at run time either)."""
+        self.error(node, "import statements are not allowed in diagram code")
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        """Refuse ``from ... import`` at compile time."""
+        self.error(node, "import statements are not allowed in diagram code")
+        return node
 
     def visit_Try(self, node: ast.Try) -> ast.AST:
         """Refuse ``finally:`` (it would run after the time limit fired)."""

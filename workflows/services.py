@@ -21,7 +21,7 @@ from cases.permissions import Action, can
 from cases.services import replace_parties
 from forms.definition import FormDefinition, load_definition
 from forms.schema import validate_submission
-from workflows import projection
+from workflows import cache, projection
 from workflows.deploy import latest_version, settings
 from workflows.engine import Definition, EngineError, Instance, SERIALIZER_VERSION
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed, WorkflowServiceError
@@ -67,8 +67,16 @@ def calendar(session: Session) -> tuple[list[str], list[str]]:
 
 
 def load_instance(session: Session, wi: WorkflowInstance) -> Instance:
+    """The case's live instance: from the process-local cache when it holds exactly the committed
+    state (see ``workflows.cache``), else deserialized from the stored state."""
     holidays, workdays = calendar(session)
-    return Instance.load(definition_for(wi.process_version), wi.state, holidays, workdays)
+    version = wi.process_version
+    cached = cache.instances.take(cache.cache_key(session, wi.case_id),
+                                  cache.state_token(wi.lock_version, version.sha256, wi.updated_at))
+    if cached is not None:
+        cached.attach_sandbox(holidays, workdays)
+        return cached
+    return Instance.load(definition_for(version), wi.state, holidays, workdays)
 
 
 def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
