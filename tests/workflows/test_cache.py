@@ -37,15 +37,14 @@ def test_committed_step_is_reused_and_rollback_is_not(session: Any, core_deploye
 def test_other_writer_invalidates(session: Any, session_factory: Any, core_deployed: Any,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache, "instances", cache.InstanceCache())
-    case = new_case(session, core_deployed)
-    wi = session.get(WorkflowInstance, case.id)
+    case_id = new_case(session, core_deployed).id
+    wi = session.get(WorkflowInstance, case_id)
     token = cache.state_token(wi.lock_version, wi.process_version.sha256, wi.updated_at)
-    session.rollback()
-
+    session.rollback()  # SQLite: release the write lock for the other worker
     with session_factory() as other:  # another worker saves the case
-        other_wi = other.get(WorkflowInstance, case.id)
+        other_wi = other.get(WorkflowInstance, case_id)
         other_wi.lock_version += 1
         other.commit()
     session.expire_all()
-    wi = session.get(WorkflowInstance, case.id)
+    wi = session.get(WorkflowInstance, case_id)
     assert cache.state_token(wi.lock_version, wi.process_version.sha256, wi.updated_at) != token
