@@ -57,6 +57,9 @@ def main() -> None:
     except OSError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 -- a command line never shows a traceback
+        click.echo(f"internal error: {exc.__class__.__name__}: {exc}", err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -120,10 +123,22 @@ def worker(interval: float, once: bool) -> None:
         time.sleep(interval)
 
 
+def _form_folders(paths: tuple[str, ...], extra: tuple[str, ...]) -> list[Path]:
+    """The configured form folder, a ``forms/`` folder beside given diagram folders, and --forms."""
+    folders = [Path(_config()["FORMS_DIR"])]
+    for p in map(Path, paths):
+        if p.is_dir() and (p / "forms").is_dir():
+            folders.append(p / "forms")
+    folders.extend(Path(e) for e in extra)
+    return folders
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable list.")
-def validate(paths: tuple[str, ...], as_json: bool) -> None:
+@click.option("--forms", "forms_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Another folder of form definitions (repeatable).")
+def validate(paths: tuple[str, ...], as_json: bool, forms_dirs: tuple[str, ...]) -> None:
     """Check diagrams without running them: one verdict per file; exit 0 only if all deployable."""
     from forms.definition import load_directory
     from workflows.validation import validate_paths
@@ -131,10 +146,12 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise click.ClickException(f"no such file or directory: {', '.join(missing)}")
-    try:
-        form_keys = set(load_directory(_config()["FORMS_DIR"]))
-    except Exception as exc:  # noqa: BLE001 -- report a broken form folder, don't crash
-        raise click.ClickException(f"form definitions: {exc}") from exc
+    form_keys: set[str] = set()
+    for folder in _form_folders(paths, forms_dirs):
+        try:
+            form_keys |= set(load_directory(folder))
+        except Exception as exc:  # noqa: BLE001 -- report a broken form folder, don't crash
+            raise click.ClickException(f"form definitions: {exc}") from exc
     verdicts = validate_paths(list(paths), form_keys=form_keys)
     if as_json:
         click.echo(json.dumps([v.to_json() for v in verdicts], ensure_ascii=False, indent=2))
@@ -150,9 +167,12 @@ def deploy(paths: tuple[str, ...]) -> None:
     """Validate and deploy diagrams as new process versions (running cases keep theirs)."""
     from workflows.deploy import DeployError, deploy as do_deploy, read_bundle, read_forms
 
+    forms: dict[str, Any] = {}
+    for folder in _form_folders(paths, ()):
+        forms.update(read_forms(folder))
     with _session() as session:
         try:
-            created = do_deploy(session, read_bundle(list(paths)), read_forms(_config()["FORMS_DIR"]),
+            created = do_deploy(session, read_bundle(list(paths)), forms,
                                 deployed_by=os.environ.get("USER", "cli"))
         except DeployError as exc:
             for line in exc.lines:
@@ -191,6 +211,91 @@ def audit_verify(case_number: str | None) -> None:
             click.echo(f"BROKEN {b}", err=True)
         sys.exit(1)
     click.echo(f"ok: {checked} chain(s) verified")
+
+
+@audit.command("verify-export")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def audit_verify_export(path: Path) -> None:
+    """Check a case-file export offline (no database): manifest sums and the audit chain."""
+    from documents.export import verify_export_zip
+
+    problems = verify_export_zip(path.read_bytes())
+    if problems:
+        for problem in problems:
+            click.echo(f"MISMATCH {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {path.name} matches its manifest and its audit chain verifies")
+
+
+def _case_by_number(session: Session, number: str, county: str | None = None) -> Any:
+    from cases.models import Case, OrgUnit
+
+    query = select(Case).where(Case.number == number)
+    if county:
+        query = query.join(OrgUnit, Case.county_id == OrgUnit.id).where(OrgUnit.code == county)
+    found = list(session.scalars(query))
+    if not found:
+        raise click.ClickException(f"no case numbered {number}" + (f" in county {county}" if county else ""))
+    if len(found) > 1:
+        raise click.ClickException(f"{len(found)} counties have a case numbered {number}: add --county CODE")
+    return found[0]
+
+
+@cli.command()
+@click.argument("case_number")
+@click.argument("kind")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
+              help="Where to write the PDF.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Document language (default: the case's).")
+@click.option("--user", "username", help="Generate as this user (their permission is checked); default: system.")
+@click.option("--county", help="County org unit code, when case numbers repeat across counties.")
+def document(case_number: str, kind: str, output: Path, lang: str | None, username: str | None,
+             county: str | None) -> None:
+    """Generate a document of a case from its data, store it as a new version and write the PDF."""
+    from cases.models import User
+    from documents.completeness import IncompleteDocumentError
+    from documents.kinds import KINDS
+    from web.casefile import service
+    from workflows.errors import WorkflowServiceError
+
+    if kind not in KINDS:
+        raise click.ClickException(f"unknown document kind '{kind}'; expected one of: {', '.join(KINDS)}")
+    with _session() as session:
+        case = _case_by_number(session, case_number, county)
+        user = None
+        if username:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user '{username}'")
+        try:
+            doc = service.generate(session, case, kind, user, lang, ui_lang=lang or case.language)
+        except IncompleteDocumentError as exc:
+            click.echo(f"{kind} of case {case.number} cannot be generated; missing:", err=True)
+            for line in exc.missing:
+                click.echo(f"  {line}", err=True)
+            sys.exit(1)
+        except WorkflowServiceError as exc:
+            raise click.ClickException(exc.message) from exc
+        content, name, version, sha, pages = doc.content, doc.filename, doc.version, doc.sha256, doc.page_count
+    output.write_bytes(content)  # after the commit: no file for a version that was not stored
+    click.echo(f"{output}: {name} version {version}, {pages} page(s), sha256 {sha}")
+
+
+@cli.command("export")
+@click.argument("case_number")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
+              help="Where to write the zip.")
+@click.option("--county", help="County org unit code, when case numbers repeat across counties.")
+def export_case(case_number: str, output: Path, county: str | None) -> None:
+    """Export a case file: every document (latest versions), the audit chain and a SHA-256 manifest."""
+    from web.casefile import service
+
+    with _session(commit=False) as session:
+        case = _case_by_number(session, case_number, county)
+        data = service.export_zip(session, case)
+        kinds = len({d.kind for d in service.list_documents(session, case)})
+    output.write_bytes(data)
+    click.echo(f"{output}: case {case_number}, {kinds} document(s) (latest versions), audit chain, manifest")
 
 
 @cli.group()

@@ -28,7 +28,8 @@ Kind = Literal["condition", "script", "pre_script", "post_script", "timer", "loo
 
 _B = "{" + BPMN_NS + "}"
 _S = "{" + SPIFF_NS + "}"
-_BPMN_CODE: dict[str, tuple[Kind, Literal["eval", "exec"]]] = {
+Mode = Literal["eval", "exec"]
+_BPMN_CODE: dict[str, tuple[Kind, Mode]] = {
     _B + "conditionExpression": ("condition", "eval"),
     _B + "script": ("script", "exec"),
     _S + "preScript": ("pre_script", "exec"),
@@ -114,7 +115,8 @@ def bpmn_code(file: str, root: etree._Element, executable_only: bool = True) -> 
             continue
         if element.tag == _B + "completionCondition" and element.getparent() is not None \
                 and element.getparent().tag == _B + "adHocSubProcess":
-            kind, mode = "completion_condition", "eval"
+            kind: Kind = "completion_condition"
+            mode: Mode = "eval"
         else:
             kind, mode = _BPMN_CODE[element.tag]
         yield CodeItem(file, element.sourceline, _owner_id(element), kind, mode, element.text,
@@ -146,7 +148,7 @@ def dmn_code(file: str, root: etree._Element) -> Iterator[CodeItem]:
                 text_node = _text_child(expr_node) if expr_node is not None else None
                 source = text_node.text if text_node is not None else None
                 inputs.append(source)
-                if source is not None:
+                if source is not None and text_node is not None:
                     yield CodeItem(file, text_node.sourceline, child.get("id"), "dmn_input", "eval", source)
             elif name == "rule":
                 yield from _rule_code(file, child, inputs)

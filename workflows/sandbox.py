@@ -70,7 +70,7 @@ def compile_code(source: str, mode: Mode) -> CodeType:
         raise SandboxError(f"cannot compile: {type(err).__name__}: {err}") from None
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     try:
-        result = compiler(tree, SANDBOX_FILENAME, policy=SandboxPolicy)
+        result = compiler(tree, SANDBOX_FILENAME, policy=SandboxPolicy)  # type: ignore[arg-type]
     except (RecursionError, MemoryError) as err:
         raise SandboxError(f"cannot compile: {type(err).__name__}") from None
     if result.errors:
@@ -194,7 +194,7 @@ class SandboxScriptEngine(PythonScriptEngine):
             return self.environment.evaluate(expression, task.data, external_context)
         except SpiffWorkflowException as se:
             se.add_note(f"Error evaluating expression '{_short(expression)}'")
-            raise se
+            raise
         except Exception as err:
             raise WorkflowTaskException(
                 f"Error evaluating expression '{_short(expression)}': {type(err).__name__}: {err}",

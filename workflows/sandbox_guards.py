@@ -302,9 +302,12 @@ _BINOP_GUARDS: dict[type[ast.operator], str] = {
 class SandboxPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus allocation guards and uncatchable time limits."""
 
+    def _visit_children(self, node: Any) -> Any:
+        return self.node_contents_visit(node)
+
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         """Route allocation-prone operators through guard helpers."""
-        node = self.node_contents_visit(node)
+        node = self._visit_children(node)
         helper = _BINOP_GUARDS.get(type(node.op))
         if helper is None:
             return node
@@ -313,20 +316,20 @@ class SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         """Format f-string fields through ``guarded_format_value``."""
-        node = self.node_contents_visit(node)
+        node = self._visit_children(node)
         spec: ast.expr = node.format_spec if node.format_spec is not None else ast.Constant("")
         call = ast.Call(func=ast.Name("_format_value_", ast.Load()),
                         args=[node.value, ast.Constant(node.conversion), spec], keywords=[])
         field = ast.FormattedValue(value=call, conversion=-1, format_spec=None)
         return ast.fix_missing_locations(ast.copy_location(field, node))
 
-    def visit_Name(self, node: ast.Name) -> ast.AST:
+    def visit_Name(self, node: ast.Name) -> Any:
         """Refuse names of dangerous builtins at compile time (they are absent at run time too)."""
         if node.id in _FORBIDDEN_NAMES:
             self.error(node, f"{node.id!r} is not available in diagram code")
         return super().visit_Name(node)
 
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+    def visit_Attribute(self, node: ast.Attribute) -> Any:
         """Refuse ``.format``/``.format_map``/``.mro`` at compile time."""
         if node.attr in _DENIED_ATTRIBUTES:
             self.error(node, f"'.{node.attr}' is not allowed in diagram code; use an f-string")
@@ -346,9 +349,9 @@ class SandboxPolicy(RestrictingNodeTransformer):
         """Refuse ``finally:`` (it would run after the time limit fired)."""
         if node.finalbody:
             self.error(node, "'finally:' blocks are not allowed in diagram code")
-        return self.node_contents_visit(node)
+        return self._visit_children(node)
 
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
         """Allow only ``except Name`` / ``except (Name, ...)``."""
         if node.type is None:
             self.error(node, "a bare 'except:' is not allowed; name the exception, e.g. 'except ValueError:'")

@@ -8,7 +8,7 @@ days even when they fall on a weekend.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
@@ -36,7 +36,7 @@ def today() -> str:
 
 def now() -> str:
     """The current UTC time as an ISO datetime string ('2025-10-08T01:02:03+00:00')."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def add_days(date_iso: str, n: int) -> str:

@@ -30,6 +30,7 @@ from workflows.parsing import (
     add_file,
     diagram_error_from,
     make_parser,
+    parse_xml,
 )
 from workflows.validation_rules import deployability_problems
 
@@ -105,7 +106,7 @@ def _tidy(problem: DiagramError, roots: dict[str, etree._Element]) -> DiagramErr
     match = _DATA_STORE.search(problem.message)
     root = roots.get(problem.file)
     if match and root is not None and not element_id:
-        for store in root.iter("{%s}dataStore" % BPMN_NS):
+        for store in root.iter(f"{{{BPMN_NS}}}dataStore"):
             if store.get("name") == match.group(1):
                 element_id, line = store.get("id"), store.sourceline
                 break
@@ -129,13 +130,12 @@ def _process_files(bundle: ParsedBundle) -> dict[str, str]:
     return result
 
 
-def _check_bpmn(bundle: ParsedBundle, name: str, results: dict[str, _FileResult],
+def _check_bpmn(bundle: ParsedBundle, name: str, result: _FileResult,
                 pids: list[str], form_keys: Collection[str] | None) -> None:
-    result = results[name]
     root = bundle.roots[name]
     result.process_ids = pids
     if not pids:
-        processes = list(root.iter("{%s}process" % BPMN_NS))
+        processes = list(root.iter(f"{{{BPMN_NS}}}process"))
         reason = ("the file contains no process" if not processes
                   else 'no process is marked isExecutable="true"')
         result.add(DiagramError(name, None, None, reason), not_executable=True)
@@ -143,15 +143,14 @@ def _check_bpmn(bundle: ParsedBundle, name: str, results: dict[str, _FileResult]
     for pid in pids:
         try:
             bundle.specs(pid)
-        except DiagramError as problem:
-            problem = _tidy(problem, bundle.roots)
-            target = results.get(problem.file, result)
-            target.add(problem, _is_engine_limitation(problem))
+        except DiagramError as raw:
+            problem = _tidy(raw, bundle.roots)
+            result.add(problem, _is_engine_limitation(problem))
     for item in bpmn_code(name, root):
         if is_checked_python(item):
-            problem = check_item(item)
-            if problem is not None:
-                result.add(problem, not_executable=False)
+            code_problem = check_item(item)
+            if code_problem is not None:
+                result.add(code_problem, not_executable=False)
     for problem in deployability_problems(name, root, bundle.parser, form_keys):
         result.add(problem, not_executable=True)
 
@@ -185,8 +184,8 @@ def validate_bundle(files: dict[str, bytes], form_keys: Collection[str] | None =
         try:
             add_file(bundle, name, files[name])
             loaded.append(name)
-        except DiagramError as problem:
-            problem = _tidy(problem, bundle.roots)
+        except DiagramError as raw:
+            problem = _tidy(raw, bundle.roots)
             results[name].add(problem, _is_engine_limitation(problem))
             bundle.roots.pop(name, None)
         except Exception as exc:  # noqa: BLE001 - a verdict, never a traceback
@@ -204,7 +203,7 @@ def validate_bundle(files: dict[str, bytes], form_keys: Collection[str] | None =
                 _check_dmn(bundle, name, results[name])
             else:
                 pids = [pid for pid, f in process_files.items() if f == name]
-                _check_bpmn(bundle, name, results, pids, form_keys)
+                _check_bpmn(bundle, name, results[name], pids, form_keys)
         except Exception as exc:  # noqa: BLE001
             results[name].add(_internal(name, exc), False)
     return [results[name].verdict() for name in files]
@@ -249,8 +248,30 @@ def validate_paths(paths: Sequence[str], form_keys: Collection[str] | None = Non
             else:
                 files[str(p)] = data
         verdicts.extend(unreadable)
-        verdicts.extend(validate_bundle(files, form_keys))
+        if _independent(files):
+            # Several diagrams declaring the same process id are separate models (e.g. one
+            # exported by different tools), not one bundle: judge each on its own.
+            for name, data in files.items():
+                verdicts.extend(validate_bundle({name: data}, form_keys))
+        else:
+            verdicts.extend(validate_bundle(files, form_keys))
     return verdicts
+
+
+def _independent(files: dict[str, bytes]) -> bool:
+    """True when two files of a folder declare the same process id."""
+    seen: set[str] = set()
+    for name, data in files.items():
+        try:
+            root = parse_xml(data, name)
+        except DiagramError:
+            continue
+        ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str)
+               and el.tag.rsplit("}", 1)[-1] == "process" and el.get("id")}
+        if ids & seen:
+            return True
+        seen |= ids
+    return False
 
 
 __all__ = ["DiagramError", "Verdict", "validate_bundle", "validate_paths"]

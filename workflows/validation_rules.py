@@ -16,7 +16,13 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from cases.roles import role_for_lane
-from workflows.expressions import PYTHON_LANGUAGES, SPIFF_NS, CodeItem, bpmn_code, foreign_syntax
+from workflows.expressions import (
+    PYTHON_LANGUAGES,
+    SPIFF_NS,
+    CodeItem,
+    bpmn_code,
+    foreign_syntax,
+)
 from workflows.parsing import BPMN_NS, DiagramError, FengqiaoParser
 from workflows.sandbox import SandboxError, compile_check
 
@@ -81,7 +87,7 @@ def _timer_value_problem(tag: str, value: str) -> str | None:
             TimerEventDefinition.parse_iso_recurring_interval(value)
         else:
             datetime.fromisoformat(value)
-    except Exception:  # SpiffWorkflow raises bare Exception for bad ISO text
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad ISO text
         kind = {"timeDuration": "duration", "timeCycle": "recurring interval"}.get(tag, "date/time")
         return f"{value!r} is not a valid ISO 8601 {kind}"
     return None

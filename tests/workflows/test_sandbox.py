@@ -104,12 +104,15 @@ def test_compile_check_reports_the_line():
         compile_check("   ", "eval")
 
 
-def test_runtime_gaps_are_closed_too():
-    e = env()
+def test_runtime_guards_back_up_the_compiler():
+    from workflows.sandbox_guards import guarded_getattr, sandbox_builtins
     with pytest.raises(AttributeError, match="format"):
-        e.evaluate("s.format", {"s": "{0}"})  # via a name the compiler cannot see through
-    with pytest.raises(NameError):
-        e.evaluate("exec", {})  # not a builtin in the sandbox (and refused at compile time)
+        guarded_getattr("{0}", "format")
+    with pytest.raises(AttributeError):
+        guarded_getattr((), "__class__")
+    builtins = sandbox_builtins()
+    for name in ("open", "eval", "exec", "__import__", "getattr", "setattr", "BaseException", "type"):
+        assert name not in builtins
 
 
 # ------------------------------------------------------------------ memory guards
@@ -246,16 +249,29 @@ def test_hostile_scripts_fail_cleanly_on_a_real_workflow(fixture, message):
     assert err.line_number in (2, 3) or fixture == "huge_allocation.bpmn"
 
 
+GATEWAY_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="gw" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:exclusiveGateway id="choose" default="f3"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="end_a"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_b"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="choose" />
+    <bpmn:sequenceFlow id="f2" sourceRef="choose" targetRef="end_a">
+      <bpmn:conditionExpression>len('a' * 10**10) &gt; 3</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f3" sourceRef="choose" targetRef="end_b" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
 def test_gateway_condition_error_names_the_element():
-    from tests.workflows.test_parsing import script_bpmn  # shared builder, no conftest
-    bpmn = script_bpmn("cond_error", "x = 'a' * 10**10")
-    bundle = load_bundle({"c.bpmn": bpmn})
-    spec, subs = bundle.specs("cond_error")
+    bundle = load_bundle({"gw.bpmn": GATEWAY_BPMN.encode()})
+    spec, subs = bundle.specs("gw")
     wf = BpmnWorkflow(spec, subs, script_engine=make_script_engine())
-    with pytest.raises(WorkflowTaskException, match="SandboxError") as info:
+    with pytest.raises(WorkflowTaskException, match="multiplication would create") as info:
         wf.do_engine_steps()
-    assert info.value.task.task_spec.bpmn_id == "script"
-    assert info.value.line_number == 1
+    assert info.value.task.task_spec.bpmn_id == "choose"
 
 
 def test_bundle_runs_end_to_end_on_the_sandbox():
