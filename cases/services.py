@@ -77,9 +77,11 @@ def county_of(unit: OrgUnit) -> OrgUnit:
 def next_case_number(session: Session, county: OrgUnit, year: int) -> tuple[int, str]:
     """Allocate the next ``YYYY-NNNN`` number of ``county`` in ``year``.
 
-    The unique constraint (county, year, seq) turns a rare concurrent allocation into an
-    IntegrityError that the boundary retries, never into two cases with one number.
+    The county's row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite transactions are
+    serialised anyway), so concurrent intakes queue for the next number instead of colliding;
+    the unique constraint (county, year, seq) remains the last line of defence.
     """
+    session.execute(select(OrgUnit.id).where(OrgUnit.id == county.id).with_for_update())
     last = session.scalar(select(func.max(Case.seq)).where(Case.county_id == county.id, Case.year == year))
     seq = (last or 0) + 1
     return seq, f"{year}-{seq:04d}"
