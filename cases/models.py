@@ -176,9 +176,8 @@ class Case(Base):
 
     org_unit: Mapped[OrgUnit] = relationship(foreign_keys=[org_unit_id], lazy="joined")
     parties: Mapped[list[Party]] = relationship(
-        back_populates="case", lazy="selectin", order_by="Party.id", cascade="all, delete-orphan")
-    grants: Mapped[list[CaseGrant]] = relationship(
-        back_populates="case", lazy="selectin", cascade="all, delete-orphan")
+        back_populates="case", order_by="Party.id", cascade="all, delete-orphan")
+    grants: Mapped[list[CaseGrant]] = relationship(back_populates="case", cascade="all, delete-orphan")
 
 
 class Party(Base):

@@ -84,10 +84,8 @@ def can(user: User | None, action: Action | str, case: Case | None = None, *,
     if action in (Action.TASK_COMPLETE, Action.TASK_CLAIM):
         if task_role is None:
             return False
-        if task_role in _granted_roles(user, case):
-            return True
-        if task_role not in UNIT_ROLES:
-            return False
         unit = task_unit or case.org_unit
-        return any(u.contains(unit) for u in _units_for(user, {task_role}))
+        if task_role in UNIT_ROLES and any(u.contains(unit) for u in _units_for(user, {task_role})):
+            return True
+        return task_role in _granted_roles(user, case)
     return False

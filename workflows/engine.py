@@ -15,9 +15,10 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -33,10 +34,10 @@ def _raise_iterator_depth(limit: int) -> None:
     """SpiffWorkflow's task iterators stop at depth 1000 and then report a workflow complete
     while a task is READY (a gateway loop of ~500 iterations). Raise that default everywhere."""
     for cls in (TaskIterator, BpmnTaskIterator):
-        params = list(inspect.signature(cls.__init__).parameters)[1:]
+        positional = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                      if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
         defaults = list(cls.__init__.__defaults__ or ())
-        offset = len(params) - len(defaults)
-        index = params.index("max_depth") - offset
+        index = positional.index("max_depth") - (len(positional) - len(defaults))
         defaults[index] = limit
         cls.__init__.__defaults__ = tuple(defaults)
 
@@ -71,12 +72,55 @@ def load_specs(spec_json: str) -> tuple[Any, dict[str, Any]]:
     return spec, subs
 
 
+_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+_MEMO_ATTR = "_fengqiao_task_memo"
+
+
+def _tasks_to_dict(converter: Any, workflow: Any) -> dict[str, Any]:
+    """Convert a workflow's tasks, reusing the dicts of tasks that can no longer change.
+
+    SpiffWorkflow never prunes history, so a long case re-converts hundreds of finished tasks on
+    every save. A finished task whose parent is finished too is immutable (its data delta is taken
+    against that parent), so its dict is memoised on the workflow object, checked against a
+    signature of what could still differ.
+    """
+    memo: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = workflow.__dict__.setdefault(_MEMO_ATTR, {})
+    out: dict[str, Any] = {}
+    for tid, task in workflow.tasks.items():
+        key = str(tid)
+        parent = task.parent
+        if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
+            sig = (task.state, task.last_state_change, len(task._children),
+                   parent.state if parent is not None else None)
+            hit = memo.get(key)
+            if hit is None or hit[0] != sig:
+                hit = (sig, converter.registry.convert(task))
+                memo[key] = hit
+            out[key] = hit[1]
+        else:
+            out[key] = converter.registry.convert(task)
+    return out
+
+
+def _workflow_dict(converter: Any, workflow: Any) -> dict[str, Any]:
+    """``WorkflowConverter.to_dict`` with memoised finished tasks (same keys and values)."""
+    return {
+        "data": converter.registry.convert(converter.registry.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": _tasks_to_dict(converter, workflow),
+        "root": str(workflow.task_tree.id),
+    }
+
+
 def _by_reference_serializer(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflowSerializer:
     """A serializer whose workflow JSON names the spec instead of embedding it."""
 
     class Converter(BpmnWorkflowConverter):
         def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-            dct = WorkflowConverter.to_dict(self, workflow)
+            dct = _workflow_dict(self, workflow)
             dct["spec"] = workflow.spec.name
             dct["subprocess_specs"] = {}
             dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
@@ -94,8 +138,16 @@ def _by_reference_serializer(spec: Any, subprocess_specs: dict[str, Any]) -> Bpm
             workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
             return workflow
 
+    class SubConverter(BpmnSubWorkflowConverter):
+        def to_dict(self, workflow: BpmnSubWorkflow) -> dict[str, Any]:
+            dct = _workflow_dict(self, workflow)
+            dct["parent_task_id"] = str(workflow.parent_task_id)
+            dct["spec"] = workflow.spec.name
+            return dct
+
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = Converter
+    config[BpmnSubWorkflow] = SubConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

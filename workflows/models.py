@@ -22,9 +22,10 @@ class ProcessVersion(Base):
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    files: Mapped[dict[str, Any]] = mapped_column()  # file name -> text
-    forms: Mapped[dict[str, Any]] = mapped_column()  # form key -> definition dict
-    spec_json: Mapped[str] = mapped_column(Text)  # serialized spec + subprocess specs
+    # The large columns are deferred: a step loads them only when its caches miss.
+    files: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # file name -> text
+    forms: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # form key -> definition dict
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized spec + subprocess specs
     deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(60), default="system")
 
@@ -78,8 +79,8 @@ class HumanTask(Base):
 
     case: Mapped[Case] = relationship(lazy="joined")
     org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
-    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id], lazy="joined")
-    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="joined")
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
 class WorkflowTimer(Base):

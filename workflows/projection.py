@@ -43,7 +43,8 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     _sync_case_fields(case, instance.data)
 
     timers = instance.waiting_timers()
-    session.execute(delete(WorkflowTimer).where(WorkflowTimer.case_id == case.id))
+    if timers or wi.next_timer_at is not None or wi.status is None:
+        session.execute(delete(WorkflowTimer).where(WorkflowTimer.case_id == case.id))
     for t in timers:
         session.add(WorkflowTimer(case_id=case.id, task_id=t.task_id, spec_id=t.spec_id, name=t.name,
                                   documentation=t.documentation, due_at=t.due_at))
@@ -89,7 +90,8 @@ def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineEr
     wi.status = "error"
     wi.error_message = exc.message[:2000]
     wi.error_element = exc.element_id
-    wi.next_timer_at = None
+    wi.next_timer_at = None  # no timer fires while the case is in error; retry re-projects them
+    session.execute(delete(WorkflowTimer).where(WorkflowTimer.case_id == case.id))
     wi.lock_version = (wi.lock_version or 0) + 1
     case.status = CaseStatus.ERROR
     for row in ready_tasks(session, case.id):

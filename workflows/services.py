@@ -8,6 +8,7 @@ state, the task projection and the audit events in the caller's single transacti
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,10 +61,21 @@ def form_for(version: ProcessVersion, form_key: str) -> FormDefinition:
     return found
 
 
+_calendar_cache: dict[str, tuple[float, tuple[list[str], list[str]]]] = {}
+CALENDAR_TTL_SECONDS = 30.0
+
+
 def calendar(session: Session) -> tuple[list[str], list[str]]:
-    """(holidays, make-up working days) from the admin-edited calendar."""
+    """(holidays, make-up working days) from the admin-edited calendar, re-read every 30 s."""
+    key = str(session.get_bind().url)
+    now = time.monotonic()
+    hit = _calendar_cache.get(key)
+    if hit is not None and now - hit[0] < CALENDAR_TTL_SECONDS:
+        return hit[1]
     rows = session.scalars(select(Holiday)).all()
-    return [h.day for h in rows if not h.is_workday], [h.day for h in rows if h.is_workday]
+    value = ([h.day for h in rows if not h.is_workday], [h.day for h in rows if h.is_workday])
+    _calendar_cache[key] = (now, value)
+    return value
 
 
 def load_instance(session: Session, wi: WorkflowInstance) -> Instance:
@@ -143,7 +155,8 @@ def complete_task(session: Session, *, human_task_id: int, user: User, data: dic
     task = get_task(session, human_task_id)
     check_task_access(user, task)
     wi = _lock_instance(session, task.case_id)
-    session.refresh(task)  # re-read under the lock: someone may have completed it meanwhile
+    # Re-read under the lock: someone may have completed or claimed it meanwhile.
+    session.refresh(task, ["state", "claimed_by_id", "completed_by_id", "completed_at"])
     if task.state != "ready":
         who = task.completed_by.display_name if task.completed_by else None
         raise Conflict(f"task '{task.name}' was already completed"
@@ -186,7 +199,7 @@ def claim_task(session: Session, *, human_task_id: int, user: User) -> HumanTask
     task = get_task(session, human_task_id)
     check_task_access(user, task, Action.TASK_CLAIM)
     _lock_instance(session, task.case_id)
-    session.refresh(task)
+    session.refresh(task, ["state", "claimed_by_id"])
     if task.state != "ready":
         raise Conflict(f"task '{task.name}' is no longer open", case_id=task.case_id)
     if task.claimed_by_id not in (None, user.id):
@@ -202,7 +215,7 @@ def claim_task(session: Session, *, human_task_id: int, user: User) -> HumanTask
 def release_task(session: Session, *, human_task_id: int, user: User) -> HumanTask:
     task = get_task(session, human_task_id)
     _lock_instance(session, task.case_id)
-    session.refresh(task)
+    session.refresh(task, ["state", "claimed_by_id"])
     if task.claimed_by_id is None:
         return task
     if task.claimed_by_id != user.id and not can(user, Action.CASE_GRANT, task.case):
