@@ -8,6 +8,8 @@ import socket
 import time
 from typing import Any
 
+from bench.steps import PROCESS_ID, data_for
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -43,12 +45,15 @@ class Api:
             raise RuntimeError(f"{method} {path}: {resp.status} {data}")
         return data
 
-    def new_case(self) -> int:
+    def new_case(self) -> tuple[int, str]:
         case = self.call("POST", "/api/v1/cases", {"title": "基准测试", "category": "neighbour",
-                                                   "process_id": "bench_followup"})
-        return case["open_tasks"][0]["id"]
+                                                   "process_id": PROCESS_ID})
+        task = case["open_tasks"][0]
+        return task["id"], task["spec_id"]
 
-    def complete(self, task_id: int, data: dict[str, Any]) -> int | None:
-        result = self.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": data})
+    def complete(self, task_id: int, spec_id: str, more_visits: bool = False) -> tuple[int, str] | None:
+        """Complete a task with the bench data for its step; returns the next (task id, spec id)."""
+        result = self.call("POST", f"/api/v1/tasks/{task_id}/complete",
+                           {"data": data_for(spec_id, more_visits)})
         nxt = result["next_tasks"]
-        return nxt[0]["id"] if nxt else None
+        return (nxt[0]["id"], nxt[0]["spec_id"]) if nxt else None
