@@ -47,7 +47,7 @@ class Api:
 
     def new_case(self) -> tuple[int, str]:
         case = self.call("POST", "/api/v1/cases", {"title": "基准测试", "category": "neighbour",
-                                                   "process_id": PROCESS_ID})
+                                                   "org_unit": "village", "process_id": PROCESS_ID})
         task = case["open_tasks"][0]
         return task["id"], task["spec_id"]
 

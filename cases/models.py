@@ -113,7 +113,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
-        back_populates="user", lazy="selectin", cascade="all, delete-orphan")
+        back_populates="user", lazy="selectin", order_by="Membership.id", cascade="all, delete-orphan")
 
     # Flask-Login protocol, kept framework-free.
     @property

@@ -133,11 +133,13 @@ def core_deployed(session: Session, world: World) -> World:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Any:
+def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     from web import create_app
 
-    return create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test-secret",
-                       "WTF_CSRF_ENABLED": False, "DOCUMENTS_DIR": str(tmp_path / "documents")})
+    application = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test-secret",
+                              "WTF_CSRF_ENABLED": False, "DOCUMENTS_DIR": str(tmp_path / "documents")})
+    yield application
+    application.extensions["fengqiao.engine"].dispose()
 
 
 @pytest.fixture

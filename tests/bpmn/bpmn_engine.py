@@ -130,7 +130,9 @@ def start_workflow(parser: SpiffBpmnParser, clock: Clock, start_data: dict[str, 
     subs = parser.get_subprocess_specs(TOP_PROCESS)
     wf = BpmnWorkflow(spec, subs, script_engine=script_engine(clock))
     start = wf.get_tasks(spec_name="Start")[0]
-    start.data.update({"clocks": load_clocks(), **(start_data or {})})
+    # the runtime's start data (workflows.services.start_case): clocks.json and the case's level
+    start.data.update({"clocks": load_clocks(), "level": "village", "current_level": "village",
+                       **(start_data or {})})
     wf.do_engine_steps()
     return wf
 

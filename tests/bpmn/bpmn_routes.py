@@ -7,7 +7,9 @@ and database. A step is ``(task_bpmn_id, form_data)``:
   task; SpiffWorkflow names the instance spec ``"<id> [child]"`` but keeps ``bpmn_id``);
 - ``form_data`` is the cleaned form data as the forms layer would put it into task data (dates
   ``YYYY-MM-DD``, money ``"1234.50"``, booleans, lists). Strings ``"@today"``, ``"@today+N"`` and
-  ``"@today-N"`` are dates relative to the (moved) clock; call :func:`resolve` before submitting.
+  ``"@today-N"`` are dates relative to the (moved) clock, and ``"@today HH:MM"`` (also with ``±N``) a
+  China-time date-time for date-time fields; call :func:`resolve` before submitting. The data is valid
+  form data: the runtime test submits it through the forms layer.
 
 Two pseudo-steps: ``(ADVANCE_CLOCK, {"days": n})`` moves the clock forward and fires due timers;
 ``(SIGNAL, {"name": "party_withdrawal"})`` sends a BPMN signal from outside (the runtime's "party
@@ -24,11 +26,12 @@ from typing import Any
 ADVANCE_CLOCK = "@advance_clock"
 SIGNAL = "@signal"
 
-_REL = re.compile(r"^@today([+-]\d+)?$")
+_REL = re.compile(r"^@today([+-]\d+)?(?: (\d{2}:\d{2}))?$")
 
 
 def resolve(data: Any, today: date) -> Any:
-    """Replace "@today±N" placeholders by ISO dates relative to ``today``."""
+    """Replace "@today±N" placeholders by ISO dates (and "@today±N HH:MM" by ISO date-times, +08:00)
+    relative to ``today``."""
     if isinstance(data, dict):
         return {k: resolve(v, today) for k, v in data.items()}
     if isinstance(data, list):
@@ -36,7 +39,8 @@ def resolve(data: Any, today: date) -> Any:
     if isinstance(data, str):
         m = _REL.match(data)
         if m:
-            return (today + timedelta(days=int(m.group(1) or 0))).isoformat()
+            day = (today + timedelta(days=int(m.group(1) or 0))).isoformat()
+            return f"{day}T{m.group(2)}:00+08:00" if m.group(2) else day
     return data
 
 
@@ -52,9 +56,9 @@ class Route:
 
 # ------------------------------------------------------------------ form data building blocks
 PARTIES = [
-    {"role": "applicant", "name": "张伟", "id_number": "330681199001011234", "phone": "13800000001",
+    {"role": "applicant", "name": "张伟", "id_number": "330681199001011237", "phone": "13800000001",
      "address": "枫桥镇枫源村1号", "relation": "neighbour"},
-    {"role": "respondent", "name": "李娜", "id_number": "330681199202022345", "phone": "13800000002",
+    {"role": "respondent", "name": "李娜", "id_number": "330681199202022346", "phone": "13800000002",
      "address": "枫桥镇枫源村2号", "relation": "neighbour"},
 ]
 
@@ -142,7 +146,7 @@ def police_eligibility(lawyer: bool = False) -> tuple[str, dict[str, Any]]:
 
 
 def police_session(result: str) -> tuple[str, dict[str, Any]]:
-    return ("police_session", {"session_at": "@today", "attendees": "张伟、李娜、赵民警",
+    return ("police_session", {"session_at": "@today 10:00", "attendees": "张伟、李娜、赵民警",
                                "police_record": "双方陈述，民警释法。", "police_session_result": result})
 
 
@@ -174,7 +178,7 @@ ROUTES: list[Route] = [
           [*INTO_MEDIATION, session("continue"), session("written_agreement"), FINALIZE, sign(True), JC_PACK,
            COURT_CONFIRMED, advance(31), visit("performed"), *CLOSE],
           outcome="written_agreement", level="village", expect={"jc_result": "confirmed", "enforceable": True},
-          lanes={"mediation_session": "调解员", "assign_mediator": "主管", "judicial_confirmation_pack": "调解员"}),
+          lanes={"mediation_session": "调解员", "assign_mediator": "调解员", "judicial_confirmation_pack": "调解员"}),
     Route("oral agreement",
           [*INTO_MEDIATION, session("oral_agreement"),
            ("oral_agreement_record", {"agreed_on": "@today", "agreement_content": "李娜三日内清理杂物。",
@@ -233,7 +237,7 @@ ROUTES: list[Route] = [
           outcome="written_agreement", level="village", expect={"follow_up_result": "advised_to_sue"}),
     Route("high-risk lead -> police alert",
           [lead(signals=["weapons", "threats"]),
-           ("police_alert_response", {"arrived_at": "@today", "situation": "一方持刀威胁。", "measures": "收缴刀具，带离现场。",
+           ("police_alert_response", {"arrived_at": "@today 09:30", "situation": "一方持刀威胁。", "measures": "收缴刀具，带离现场。",
                                       "police_disposition": "criminal_case"}),
            ("risk_report_review", {"acknowledged": True, "responsible_leader": "镇综治办主任",
                                    "control_measures": "落实包案稳控。"}),
@@ -262,6 +266,18 @@ ROUTES: list[Route] = [
                                     "notice_form": "written"}),
            *CLOSE],
           outcome="not_accepted", level="county", expect={"risk_colour": "orange", "recommended_level": "county"}),
+    Route("recusal on request -> supervisor reassigns the mediator",
+          [lead(), application(), acceptability(), RIGHTS,
+           ("assign_mediator", {"presiding_mediator": "王调解", "assignment_basis": "designated",
+                                "conflict_checked": True, "recusal_requested": True,
+                                "recusal_reason": "被申请人称王调解与申请人系亲属。"}),
+           ("recusal_reassign", {"replaced_mediator": "王调解", "new_presiding_mediator": "陈调解"}),
+           INVESTIGATE, session("no_agreement"),
+           ("termination_notice", {"termination_reason": "no_agreement", "channels": ["litigation"],
+                                   "needs_referral_letter": False, "notice_form": "written"}),
+           *CLOSE],
+          outcome="terminated", level="village",
+          lanes={"assign_mediator": "调解员", "recusal_reassign": "主管"}),
     Route("termination without referral letter",
           [*INTO_MEDIATION, session("no_agreement"),
            ("termination_notice", {"termination_reason": "no_agreement", "channels": ["litigation", "administrative"],

@@ -191,6 +191,49 @@ def test_every_user_task_has_a_form_lane_and_valid_properties(parser: SpiffBpmnP
                 assert role_for_lane(ts.lane) is not None, f"{name}:{ts.name} lane {ts.lane!r} maps to no role"
 
 
+def test_real_validator_says_ok_for_every_file() -> None:
+    """``fengqiao validate bpmn/`` in-process: the real validator with the shipped form definitions
+    gives every diagram and the decision table the verdict ``ok``."""
+    from forms.definition import load_directory
+    from workflows.validation import validate_paths
+
+    verdicts = validate_paths([str(BPMN_DIR)], form_keys=set(load_directory(FORMS_DIR)))
+    assert {Path(v.path).name: v.line() for v in verdicts} == {
+        p.name: "ok" for p in [*BPMN_FILES, BPMN_DIR / "risk.dmn"]}
+
+
+def test_cli_validate_prints_ok_for_every_file() -> None:
+    from click.testing import CliRunner
+
+    from web.cli import cli
+
+    result = CliRunner().invoke(cli, ["validate", str(BPMN_DIR), "--forms", str(FORMS_DIR)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(BPMN_FILES) + 1 and all(line.endswith(": ok") for line in lines), lines
+
+
+@pytest.mark.parametrize("breakage", ["form", "lane"])
+def test_real_validator_refuses_a_task_without_form_or_role(tmp_path: Path, breakage: str) -> None:
+    """The walk is real: drop a form, or rename a lane to something that is no role, and the
+    validator refuses the diagram naming the task."""
+    from forms.definition import load_directory
+    from workflows.validation import validate_paths
+
+    keys = set(load_directory(FORMS_DIR))
+    for path in [*BPMN_FILES, BPMN_DIR / "risk.dmn"]:
+        text = path.read_text("utf-8")
+        if path.name == "mediation.bpmn" and breakage == "lane":
+            text = text.replace('name="调解员"', 'name="访客"')
+        (tmp_path / path.name).write_text(text, "utf-8")
+    if breakage == "form":
+        keys.discard("investigation")
+    verdicts = {Path(v.path).name: v for v in validate_paths([str(tmp_path)], form_keys=keys)}
+    bad = verdicts["mediation.bpmn"]
+    assert bad.status != "ok" and "investigation" in bad.line(), bad.line()
+    assert verdicts["intake.bpmn"].status == "ok"
+
+
 @pytest.mark.parametrize("path", BPMN_FILES, ids=lambda p: p.name)
 def test_every_lane_maps_to_a_role(path: Path) -> None:
     for lane in xml(path).xpath("//bpmn:lane", namespaces=NS):
@@ -264,7 +307,8 @@ def test_expressions_are_sandbox_compatible_and_read_known_variables() -> None:
             read, written = _names(text.strip(), mode)
             written_all |= written
             reads.append((path.name, where, read))
-    known = form_fields | dmn_outputs | written_all | HELPERS | {"clocks", "str", "int", "True", "False", "None"}
+    runtime = {"clocks", "level", "current_level", "case_number", "category"}  # start data (start_case)
+    known = form_fields | dmn_outputs | written_all | HELPERS | runtime | {"str", "int", "True", "False", "None"}
     for name, where, read in reads:
         assert read <= known, f"{name}:{where} reads unknown {read - known}"
     try:
@@ -441,4 +485,25 @@ def test_transfer_at_county_level_is_refused(parser: SpiffBpmnParser) -> None:
         wf = _walk_until(parser, clock, [*INTO_MEDIATION, session("transfer_upward"), transfer(), INVESTIGATE,
                                          session("transfer_upward"), transfer(), INVESTIGATE,
                                          session("transfer_upward")])
+        assert [t.task_spec.bpmn_id for t in ready_user_tasks(wf)] == ["termination_notice"]
+
+
+def test_level_comes_from_the_runtime(parser: SpiffBpmnParser) -> None:
+    """A case the runtime starts at town level (its org unit is a town) is mediated at town: no
+    transfer to town, and one transfer up reaches the county, as the runtime's org tree does."""
+    from bpmn_routes import INVESTIGATE, RIGHTS, ASSIGN, acceptability, application, lead, session, transfer
+
+    with moved_clock() as clock:
+        wf = start_workflow(parser, clock, {"level": "town", "current_level": "town"})
+        for name, data in [lead(), application(), acceptability(), RIGHTS, ASSIGN, INVESTIGATE,
+                           session("transfer_upward"), transfer(), INVESTIGATE, session("transfer_upward")]:
+            from bpmn_routes import resolve
+
+            task = next(t for t in ready_user_tasks(wf) if t.task_spec.bpmn_id == name)
+            task.data.update(resolve(data, clock.today()))
+            task.run()
+            wf.do_engine_steps()
+            if name == "transfer_upward":
+                assert task.data["current_level"] == "county"
+        # at county a further transfer is refused: the mediation ends with a termination notice
         assert [t.task_spec.bpmn_id for t in ready_user_tasks(wf)] == ["termination_notice"]

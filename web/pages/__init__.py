@@ -15,7 +15,7 @@ from web.pages.common import bp
 
 def register(app: Flask) -> None:
     # Importing the view modules attaches their routes to the blueprint.
-    from web.pages import assets, auth, cases, inbox, notifications, tasks  # noqa: F401
+    from web.pages import assets, auth, cases, documents, inbox, notifications, tasks  # noqa: F401
     from web.pages.errors import register_error_handlers
 
     init_i18n(app)
@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(bp)
     register_error_handlers(app)
     app.context_processor(_chrome)
+    documents.register(app)
 
 
 def _chrome() -> dict[str, object]:
