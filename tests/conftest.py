@@ -133,6 +133,22 @@ def core_deployed(session: Session, world: World) -> World:
 
 
 @pytest.fixture
+def app_factory() -> Iterator[Any]:
+    """Build extra apps in a test (other settings); their database engines are disposed after it."""
+    from web import create_app
+
+    made: list[Any] = []
+
+    def make(config: dict[str, Any]) -> Any:
+        made.append(create_app(config))
+        return made[-1]
+
+    yield make
+    for application in made:
+        application.extensions["fengqiao.engine"].dispose()
+
+
+@pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     from web import create_app
 

@@ -49,11 +49,9 @@ def test_login_rate_limit(client: Any, world: Any) -> None:
                  429, "too_many_requests")
 
 
-def test_demo_password_refused_in_production(database_url: str, world: Any) -> None:
-    from web import create_app
-
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x",
-                      "FENGQIAO_ENV": "production"})
+def test_demo_password_refused_in_production(database_url: str, world: Any, app_factory: Any) -> None:
+    app = app_factory({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x",
+                       "FENGQIAO_ENV": "production"})
     assert_error(app.test_client().post("/api/v1/auth/token", json={"username": "admin", "password": "demo"}),
                  401, "unauthorized")
 

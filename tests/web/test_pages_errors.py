@@ -20,11 +20,9 @@ def test_api_paths_get_json_errors(client: Any) -> None:
     assert response.is_json and response.get_json()["error"]["code"]
 
 
-def test_500_page_hides_the_stack_trace(database_url: str, web_world: Any) -> None:
-    from web import create_app
-
-    app = create_app({"DATABASE_URL": database_url, "TESTING": False, "SECRET_KEY": "x",
-                      "WTF_CSRF_ENABLED": False})
+def test_500_page_hides_the_stack_trace(database_url: str, web_world: Any, app_factory: Any) -> None:
+    app = app_factory({"DATABASE_URL": database_url, "TESTING": False, "SECRET_KEY": "x",
+                       "WTF_CSRF_ENABLED": False})
 
     @app.get("/boom")
     def boom() -> str:
@@ -37,10 +35,8 @@ def test_500_page_hides_the_stack_trace(database_url: str, web_world: Any) -> No
     assert "secret internals" not in page and "Traceback" not in page
 
 
-def test_forms_need_a_csrf_token(database_url: str, web_world: Any) -> None:
-    from web import create_app
-
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x"})
+def test_forms_need_a_csrf_token(database_url: str, web_world: Any, app_factory: Any) -> None:
+    app = app_factory({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x"})
     client = app.test_client()
     response = client.post("/login", data={"username": "mediator", "password": "demo"},
                            headers={"Accept-Language": "zh-CN"})
