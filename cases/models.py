@@ -111,6 +111,8 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(5), default="zh")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Notifications older than this count as read (set by "mark all read").
+    notifications_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", lazy="selectin", order_by="Membership.id", cascade="all, delete-orphan")

@@ -1,7 +1,7 @@
 """In-app notifications, derived from tasks, timers and audit events (no table of their own yet).
 
 Kinds: a step assigned to me or my unit, a deadline within 3 days (or passed), a case transferred
-upward. "Read" is a per-user moment kept in the session: everything older counts as read.
+upward. "Read" is a per-user moment stored on the user: everything older counts as read.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -27,12 +27,8 @@ RECENT = timedelta(days=30)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _seen_key(user: User) -> str:
-    return f"notifications_read:{user.id}"
-
-
 def read_at(user: User) -> datetime:
-    return as_datetime(session.get(_seen_key(user))) or EPOCH
+    return as_datetime(user.notifications_read_at) or EPOCH
 
 
 def notifications(user: User) -> list[dict[str, Any]]:
@@ -81,5 +77,5 @@ def notification_list() -> ResponseReturnValue:
 @bp.post("/notifications/read")
 @login_required
 def notifications_read() -> ResponseReturnValue:
-    session[_seen_key(me())] = datetime.now(UTC).isoformat()
+    me().notifications_read_at = datetime.now(UTC)
     return redirect(safe_next(request.form.get("next"), url_for("pages.notification_list")))
