@@ -491,14 +491,22 @@ def test_transfer_at_county_level_is_refused(parser: SpiffBpmnParser) -> None:
 def test_level_comes_from_the_runtime(parser: SpiffBpmnParser) -> None:
     """A case the runtime starts at town level (its org unit is a town) is mediated at town: no
     transfer to town, and one transfer up reaches the county, as the runtime's org tree does."""
-    from bpmn_routes import INVESTIGATE, RIGHTS, ASSIGN, acceptability, application, lead, session, transfer
+    from bpmn_routes import (
+        ASSIGN,
+        INVESTIGATE,
+        RIGHTS,
+        acceptability,
+        application,
+        lead,
+        resolve,
+        session,
+        transfer,
+    )
 
     with moved_clock() as clock:
         wf = start_workflow(parser, clock, {"level": "town", "current_level": "town"})
         for name, data in [lead(), application(), acceptability(), RIGHTS, ASSIGN, INVESTIGATE,
                            session("transfer_upward"), transfer(), INVESTIGATE, session("transfer_upward")]:
-            from bpmn_routes import resolve
-
             task = next(t for t in ready_user_tasks(wf) if t.task_spec.bpmn_id == name)
             task.data.update(resolve(data, clock.today()))
             task.run()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bpmn_routes lives be
 from bpmn_routes import ADVANCE_CLOCK, PARTIES, ROUTES, SIGNAL, Route, resolve
 
 from cases.audit import Actor, AuditEvent, chain_for, verify_chains
-from cases.models import Case, OrgUnit, User
+from cases.models import Case, User
 from cases.permissions import Action, can
 from cases.roles import Role, role_for_lane
 from cases.services import create_user, grant, open_case
@@ -306,7 +306,8 @@ def test_transfer_reroutes_open_work_and_refuses_the_village_mediator(
         session: Session, session_factory: sessionmaker[Session], deployed: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """After a transfer the village mediator can no longer act; the town mediator can."""
-    from bpmn_routes import INTO_MEDIATION, session as mediation_session, transfer
+    from bpmn_routes import INTO_MEDIATION, transfer
+    from bpmn_routes import session as mediation_session
 
     from workflows.errors import Forbidden
 
@@ -335,7 +336,8 @@ def test_case_opened_at_town_is_mediated_and_closed_at_town(
     """The runtime is authoritative for the level: a case whose org unit is the town starts the
     diagrams at town level (no transfer to town), and the diagram's closing level agrees with the
     case's ``closed_level``."""
-    from bpmn_routes import ARCHIVE, INTO_MEDIATION, REVIEW, session as mediation_session, visit
+    from bpmn_routes import ARCHIVE, INTO_MEDIATION, REVIEW, visit
+    from bpmn_routes import session as mediation_session
 
     deployed.users["grid-town"] = create_user(session, username="grid-town", password="demo",
                                               memberships=[(Role.GRID_WORKER, deployed.units["town"])])
@@ -366,7 +368,7 @@ def test_red_lead_shows_its_colour_while_the_police_respond(session: Session, de
 
     case = _start(session, deployed)
     (task,) = ready(session, case)
-    name, data = lead(signals=["weapons", "threats"])
+    _, data = lead(signals=["weapons", "threats"])
     services.complete_task(session, human_task_id=task.id, user=deployed.users["grid"],
                            data=resolve(data, Clock().today()))
     session.commit()

@@ -121,3 +121,35 @@ def test_bad_case_input_names_the_field(client: Any, core_deployed: Any, payload
 
 def test_healthz(client: Any, world: Any) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_retry_a_case_in_error(client: Any, session: Any, core_deployed: Any) -> None:
+    case = new_case(session, core_deployed, process_id="fragile_case")
+    h = token(client)
+    [task] = client.get("/api/v1/tasks", headers=h).get_json()
+    client.post(f"/api/v1/tasks/{task['id']}/complete", headers=h, json={"data": {"copies": 0}})
+    detail = client.get(f"/api/v1/cases/{case.id}", headers=h).get_json()
+    assert (detail["status"], detail["workflow_status"], detail["workflow_error_element"]) == (
+        "error", "error", "fr_compute")
+    assert_error(client.post(f"/api/v1/cases/{case.id}/retry", headers=h, json={"data": {"copies": 2}}),
+                 403, "forbidden")
+    admin = token(client, "admin")
+    fixed = client.post(f"/api/v1/cases/{case.id}/retry", headers=admin, json={"data": {"copies": 2}}).get_json()
+    assert (fixed["status"], fixed["workflow_status"]) == ("open", "running")
+    assert client.get("/healthz").status_code == 200  # the server kept serving throughout
+
+
+def test_retry_page(client: Any, session: Any, core_deployed: Any) -> None:
+    case = new_case(session, core_deployed, process_id="fragile_case")
+    h = token(client)
+    [task] = client.get("/api/v1/tasks", headers=h).get_json()
+    client.post(f"/api/v1/tasks/{task['id']}/complete", headers=h, json={"data": {"copies": 0}})
+    client.post("/login", data={"username": "admin", "password": "demo"})
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)  # the admin's language: zh
+    assert "fr_compute" in page and "重新执行出错步骤" in page
+    bad = client.post(f"/cases/{case.id}/retry", data={"patch": "[1, 2]"})
+    assert bad.status_code == 422
+    done = client.post(f"/cases/{case.id}/retry", data={"patch": '{"copies": 3}'})
+    assert done.status_code == 302
+    detail = client.get(f"/api/v1/cases/{case.id}", headers=token(client, "admin")).get_json()
+    assert detail["status"] == "open"

@@ -14,7 +14,7 @@ from cases.queries import search_cases
 from cases.services import DomainError, open_case
 from web.api.errors import error_response
 from web.api.guard import api_login_required, api_user
-from web.api.schemas import CaseArgs, CaseDetailSchema, CaseListArgs, CasePageSchema, EventSchema
+from web.api.schemas import CaseArgs, CaseDetailSchema, CaseListArgs, CasePageSchema, EventSchema, RetryArgs
 from web.db import db
 from workflows import services
 from workflows.inbox import tasks_for
@@ -113,3 +113,16 @@ def events(case_id: int) -> Any:
         return case
     return db().scalars(select(AuditEvent).where(AuditEvent.chain == chain_for(case.id))
                         .order_by(AuditEvent.seq)).all()
+
+
+@blp.route("/cases/<int:case_id>/retry", methods=["POST"])
+@blp.arguments(RetryArgs)
+@blp.response(200, CaseDetailSchema)
+@api_login_required
+def retry(args: dict[str, Any], case_id: int) -> Any:
+    """Re-run the failed step of a case in error, optionally with corrected data (admin/supervisor)."""
+    case = _case_or_error(case_id, Action.CASE_VIEW)
+    if not isinstance(case, Case):
+        return case
+    error = services.retry_case(db(), case=case, user=api_user(), data_patch=args["data"])
+    return _detail(case)  # workflow_status/workflow_error tell whether the step failed again

@@ -148,3 +148,11 @@ class EventSchema(Schema):
     payload = fields.Dict()
     prev_hash = fields.String()
     hash = fields.String()
+
+
+class RetryArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    data = fields.Dict(keys=fields.String(), load_default=dict,
+                       metadata={"description": "corrected task data for the failed step"})

@@ -99,7 +99,8 @@ def _path(wi: WorkflowInstance | None) -> tuple[list[str], list[str]]:
 
 @bp.get("/cases/<int:case_id>")
 @login_required
-def case_page(case_id: int) -> ResponseReturnValue:
+def case_page(case_id: int, retry_patch: str | None = None,
+              retry_error: str | None = None) -> ResponseReturnValue:
     user = me()
     case = load_case(case_id)
     wi = db().get(WorkflowInstance, case.id)
@@ -119,7 +120,35 @@ def case_page(case_id: int) -> ResponseReturnValue:
         "pages/case.html", case=case, wi=wi, open_tasks=open_tasks, timers=timers,
         events=[describe_event(e) for e in events], done_ids=done, open_ids=current,
         has_diagram=wi is not None and _diagram_file(wi) is not None, documents=documents,
-        people=people, can_history=can(user, Action.CASE_HISTORY, case))
+        people=people, can_history=can(user, Action.CASE_HISTORY, case),
+        can_retry=can(user, Action.CASE_RETRY, case), retry_patch=retry_patch, retry_error=retry_error)
+
+
+@bp.post("/cases/<int:case_id>/retry")
+@login_required
+def case_retry(case_id: int) -> ResponseReturnValue:
+    """Re-run the failed step of a case in error, optionally with corrected data (admin/supervisor)."""
+    import json
+
+    from workflows.services import retry_case
+
+    user = me()
+    case = load_case(case_id)
+    if not can(user, Action.CASE_RETRY, case):
+        abort(403)
+    raw = (request.form.get("patch") or "").strip()
+    try:
+        patch = json.loads(raw) if raw else {}
+        if not isinstance(patch, dict):
+            raise ValueError
+    except ValueError:
+        return case_page(case_id, retry_patch=raw, retry_error=_("Enter a JSON object such as {\"copies\": 2}.")), 422
+    error = retry_case(db(), case=case, user=user, data_patch=patch)
+    if error:
+        flash(_("The step failed again: %(error)s", error=error), "error")
+    else:
+        flash(_("The failed step ran again and the case continues."), "success")
+    return redirect(url_for("pages.case_page", case_id=case.id))
 
 
 @bp.get("/cases/<int:case_id>/diagram.bpmn")
