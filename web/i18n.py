@@ -81,7 +81,10 @@ def init_i18n(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = TIMEZONE
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: TIMEZONE)
     babel.domain_instance = PoDomain()  # replaces the .mo-based default domain
-    app.jinja_env.filters.update(localtime=localtime, countdown=countdown, isotime=isotime)
+    from web.clocks import clock_basis
+
+    app.jinja_env.filters.update(localtime=localtime, countdown=countdown, isotime=isotime,
+                                 clock_basis=lambda doc: clock_basis(doc, current_lang()))
     app.jinja_env.globals.update(current_lang=current_lang, LANGUAGES=LANGUAGES,
                                  LANGUAGE_NAMES=LANGUAGE_NAMES)
 

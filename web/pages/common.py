@@ -32,11 +32,28 @@ STATUS_LABELS = {
 # Stages are the ids of the (sub)processes a case is in; known ones get a label, others show their id.
 STAGE_LABELS = {
     "dispute": {"zh": "纠纷调解", "en": "Dispute mediation"},
+    "prevention": {"zh": "矛盾排查预防", "en": "Prevention"},
+    "intake": {"zh": "受理", "en": "Intake"},
+    "mediation": {"zh": "人民调解", "en": "People's mediation"},
+    "police_mediation": {"zh": "治安调解", "en": "Police mediation"},
+    "judicial_confirmation": {"zh": "司法确认", "en": "Judicial confirmation"},
+    "referral": {"zh": "转介", "en": "Referral"},
+    "closure": {"zh": "结案与履行", "en": "Closure and performance"},
     "village_mediation": {"zh": "村级调解", "en": "Village mediation"},
     "town_mediation": {"zh": "镇级调解", "en": "Town mediation"},
     "county_mediation": {"zh": "县级调解", "en": "County mediation"},
-    "police_mediation": {"zh": "治安调解", "en": "Police mediation"},
     "follow_up": {"zh": "回访", "en": "Follow-up"},
+}
+OUTCOME_LABELS = {
+    "resolved_on_spot": {"zh": "就地化解", "en": "Resolved on the spot"},
+    "written_agreement": {"zh": "达成书面调解协议", "en": "Written agreement"},
+    "oral_agreement": {"zh": "达成口头协议", "en": "Oral agreement"},
+    "terminated": {"zh": "终止调解", "en": "Mediation terminated"},
+    "referred": {"zh": "已转介", "en": "Referred"},
+    "withdrawn": {"zh": "当事人撤回", "en": "Withdrawn by a party"},
+    "police_agreement": {"zh": "治安调解协议", "en": "Police mediation agreement"},
+    "police_punishment": {"zh": "依法处罚", "en": "Punished under the law"},
+    "not_accepted": {"zh": "不予受理", "en": "Not accepted"},
 }
 PARTY_ROLE_LABELS = {
     "applicant": {"zh": "申请人", "en": "Applicant"}, "respondent": {"zh": "被申请人", "en": "Respondent"},
@@ -118,6 +135,7 @@ def chrome() -> dict[str, Any]:
         "pick": pick, "role_label": role_label, "category_label": category_label,
         "unit_name": unit_name, "RISK_LABELS": RISK_LABELS, "LEVEL_LABELS": LEVEL_LABELS,
         "STATUS_LABELS": STATUS_LABELS, "STAGE_LABELS": STAGE_LABELS, "PARTY_ROLE_LABELS": PARTY_ROLE_LABELS,
+        "OUTCOME_LABELS": OUTCOME_LABELS,
         "document_label": document_label, "unread_count": 0, "task_count": 0,
     }
     if current_user and current_user.is_authenticated and request.blueprint == "pages":

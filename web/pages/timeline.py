@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from cases.audit import AuditAction, AuditEvent
-from web.pages.common import LEVEL_LABELS, pick, role_label
+from web.pages.common import LEVEL_LABELS, OUTCOME_LABELS, pick, role_label
 
 
 def _labels() -> dict[str, str]:
@@ -41,7 +41,7 @@ def describe_event(event: AuditEvent) -> dict[str, Any]:
         after = payload.get("after") or {}
         detail = pick(LEVEL_LABELS, after.get("level"))
     elif event.action == AuditAction.CASE_CLOSED:
-        detail = str(payload.get("outcome") or "")
+        detail = pick(OUTCOME_LABELS, payload.get("outcome")) if payload.get("outcome") else ""
     elif event.action == AuditAction.DATA_CHANGED:
         detail = str(payload.get("field") or payload.get("element") or "")
     elif event.action in (AuditAction.ERROR, AuditAction.TIMER_FIRED):
