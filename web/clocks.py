@@ -23,6 +23,7 @@ STATUTES: dict[str, tuple[str, str]] = {
 _CITATION = re.compile(
     r"(?P<law>" + "|".join(re.escape(k) for k in sorted(STATUTES, key=len, reverse=True)) + r")"
     r"(?:\s*\(\d{4}\))?\s+Art\.\s*(?P<art>\d+)")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _LOCAL = re.compile(r"local rule|\[R\]|\[U\]|not law|design", re.IGNORECASE)
 
 
@@ -39,6 +40,8 @@ def clock_basis(documentation: str | None, lang: str) -> str:
             cites.append(cite)
     if cites and confirmed:
         return " · ".join(cites)
+    if not cites and _CJK.search(text):
+        return text.strip()  # documented in Chinese by the diagram's author: show it as written
     if _LOCAL.search(text) or cites:
         label = "地方规则（可配置），非法律规定" if lang == "zh" else "Local rule (configurable), not law"
         return label

@@ -16,6 +16,7 @@ from workflows.engine import SERIALIZER_VERSION, EngineError, Instance
 from workflows.models import HumanTask, WorkflowInstance, WorkflowTimer
 
 # Task-data keys the diagrams set that are copied onto the case after every step.
+SYNCED_KEYS = ("risk_colour", "outcome")
 SYNCED_LEVELS = {str(level) for level in Level}
 
 
@@ -40,7 +41,13 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     wi.lock_version = (wi.lock_version or 0) + 1
     wi.completed_steps = instance.completed_task_count()
     wi.updated_at = utcnow()
-    _sync_case_fields(case, instance.data)
+    infos = {info.task_id: info for info in instance.ready_human_tasks()}
+    # While a called process waits (e.g. a red lead waiting for the police inside prevention), the
+    # top workflow's data is stale: the open tasks carry the latest values (the DMN's colour).
+    current = dict(instance.data)
+    for task_id in infos:
+        current.update({k: v for k, v in instance.task_data(task_id).items() if k in SYNCED_KEYS})
+    _sync_case_fields(case, current)
 
     timers = instance.waiting_timers()
     if timers or wi.next_timer_at is not None or wi.status is None:
@@ -50,7 +57,6 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
                                   documentation=t.documentation, due_at=t.due_at))
     wi.next_timer_at = min((t.due_at for t in timers), default=None)
 
-    infos = {info.task_id: info for info in instance.ready_human_tasks()}
     existing = {t.task_id: t for t in ready_tasks(session, case.id)}
     for task_id, row in existing.items():
         if task_id not in infos:
