@@ -19,6 +19,7 @@ DEMO_USERS = [
     ("admin", "系统管理员 王强", Role.ADMIN, "county"),
     ("supervisor", "司法所所长 李敏", Role.SUPERVISOR, "town"),
     ("mediator", "调解员 张秀英", Role.MEDIATOR, "village"),
+    ("town_mediator", "镇调委会调解员 周静", Role.MEDIATOR, "town-committee"),
     ("police", "民警 陈刚", Role.POLICE, "police-station"),
     ("lawyer", "律师 刘洋", Role.LAWYER, "county"),
     ("grid", "网格员 赵磊", Role.GRID_WORKER, "grid-1"),
