@@ -43,6 +43,7 @@ class AuditAction:
     RETRIED = "workflow.retried"
     VERSION_MIGRATED = "version.migrated"
     LOGIN_FAILED = "login.failed"
+    CALENDAR_CHANGED = "calendar.changed"
 
 
 class AuditEvent(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
-from cases.models import CATEGORIES, Case, CaseGrant, Membership, OrgKind, OrgUnit, Party, User
+from cases.models import CATEGORIES, Case, CaseGrant, Holiday, Membership, OrgKind, OrgUnit, Party, User
 from cases.roles import Role
 
 # OWASP's argon2id recommendation (19 MiB, 2 iterations, 1 lane): strong, and cheap enough for a
@@ -151,3 +151,29 @@ def grant(session: Session, *, actor: Actor, case: Case, user: User, role: Role 
     record(session, actor=actor, action=AuditAction.GRANT_ADDED, case_id=case.id,
            payload={"user": user.username, "role": role})
     return g
+
+
+def set_calendar_day(session: Session, *, actor: Actor, day: str, is_workday: bool = False,
+                     name: str = "") -> Holiday:
+    """Mark ``day`` (ISO date) as a public holiday, or as a make-up working day (调休)."""
+    try:
+        date.fromisoformat(day)
+    except ValueError as exc:
+        raise DomainError(f"'{day}' is not a date (YYYY-MM-DD)", "day") from exc
+    row = session.get(Holiday, day) or Holiday(day=day)
+    row.is_workday, row.name = is_workday, name[:80]
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, action=AuditAction.CALENDAR_CHANGED,
+           payload={"day": day, "is_workday": is_workday, "name": row.name})
+    return row
+
+
+def remove_calendar_day(session: Session, *, actor: Actor, day: str) -> bool:
+    row = session.get(Holiday, day)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    record(session, actor=actor, action=AuditAction.CALENDAR_CHANGED, payload={"day": day, "removed": True})
+    return True

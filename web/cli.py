@@ -337,6 +337,55 @@ def users_add(username: str, roles: tuple[str, ...], display_name: str | None, l
     click.echo(f"user {username} added")
 
 
+@cli.group()
+def holidays() -> None:
+    """The working-day calendar used by working-day clocks (public holidays and 调休 make-up days).
+
+    Only weekends are non-working by default; add the official holidays of each year here."""
+
+
+@holidays.command("list")
+def holidays_list() -> None:
+    from cases.models import Holiday
+
+    with _session(commit=False) as session:
+        rows = session.scalars(select(Holiday).order_by(Holiday.day)).all()
+        for h in rows:
+            click.echo(f"{h.day}  {'working day (调休)' if h.is_workday else 'holiday'}  {h.name}")
+        if not rows:
+            click.echo("no holidays recorded: only weekends are non-working days")
+
+
+@holidays.command("add")
+@click.argument("day")
+@click.option("--workday", is_flag=True, help="A make-up working day (调休) that falls on a weekend.")
+@click.option("--name", default="", help="e.g. 春节")
+def holidays_add(day: str, workday: bool, name: str) -> None:
+    from cases.audit import Actor
+    from cases.services import DomainError, set_calendar_day
+
+    with _session() as session:
+        try:
+            set_calendar_day(session, actor=Actor(None, os.environ.get("USER", "cli"), "admin"), day=day,
+                             is_workday=workday, name=name)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"{day}: {'working day' if workday else 'holiday'} recorded")
+
+
+@holidays.command("remove")
+@click.argument("day")
+def holidays_remove(day: str) -> None:
+    from cases.audit import Actor
+    from cases.services import remove_calendar_day
+
+    with _session() as session:
+        found = remove_calendar_day(session, actor=Actor(None, os.environ.get("USER", "cli"), "admin"), day=day)
+    if not found:
+        raise click.ClickException(f"{day} is not in the calendar")
+    click.echo(f"{day} removed")
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 

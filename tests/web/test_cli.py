@@ -76,3 +76,25 @@ def test_deploy_users_add_and_worker(run: Any, tmp_path: Path) -> None:
     unknown = CliRunner().invoke(cli, ["users", "add", "li", "--role", "mediator@nowhere"], input="pw\npw\n")
     assert unknown.exit_code != 0 and "unknown org unit 'nowhere'" in unknown.output
     assert run("worker", "--once").exit_code == 0
+
+
+def test_holiday_calendar_feeds_working_day_clocks(run: Any, database_url: str) -> None:
+    from cases.db import make_engine, make_session_factory
+    from workflows import services
+
+    assert run("init").exit_code == 0
+    assert "only weekends" in run("holidays", "list").output
+    assert run("holidays", "add", "2026-10-01", "--name", "国庆节").exit_code == 0
+    assert run("holidays", "add", "2026-10-10", "--workday", "--name", "调休").exit_code == 0
+    bad = CliRunner().invoke(cli, ["holidays", "add", "2026-13-01"])
+    assert bad.exit_code != 0 and "not a date" in bad.output
+    listing = run("holidays", "list").output
+    assert "2026-10-01  holiday  国庆节" in listing and "2026-10-10  working day" in listing
+    services._calendar_cache.clear()
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        assert services.calendar(session) == (["2026-10-01"], ["2026-10-10"])
+    engine.dispose()
+    assert run("holidays", "remove", "2026-10-01").exit_code == 0
+    assert CliRunner().invoke(cli, ["holidays", "remove", "2026-10-01"]).exit_code != 0
+    assert run("audit", "verify").exit_code == 0
