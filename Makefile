@@ -36,6 +36,7 @@ run: setup
 	$(BIN)/fengqiao serve
 
 test: setup-test
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 

@@ -16,12 +16,13 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from bench.steps import DIAGRAM as DIAGRAM_NAME, PROCESS_ID, data_for
+from bench.steps import DIAGRAM as DIAGRAM_NAME
+from bench.steps import PROCESS_ID, data_for
 
 DIAGRAM = Path(__file__).with_name(DIAGRAM_NAME)
 
 
-def _ready_user_task(wf: BpmnWorkflow):  # noqa: ANN202 -- SpiffWorkflow task
+def _ready_user_task(wf: BpmnWorkflow):
     return next(t for t in wf.get_tasks(state=TaskState.READY) if t.task_spec.manual)
 
 

@@ -67,7 +67,7 @@ class Server:
         self.port = free_port()
         env = {**os.environ, "FENGQIAO_DATABASE_URL": url, "FENGQIAO_SECRET_KEY": "bench-secret",
                "FENGQIAO_LOGIN_MAX_FAILURES": "1000"}
-        log = open(tmp / f"gunicorn-{self.port}.log", "w")  # noqa: SIM115 -- closed in stop()
+        log = open(tmp / f"gunicorn-{self.port}.log", "w")
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",

@@ -6,7 +6,7 @@ Services only ``flush()``; the boundary (a web request, a CLI command, a backgro
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -25,7 +25,7 @@ class Base(DeclarativeBase):
     """Base of every Fengqiao table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 def utcnow() -> datetime:

@@ -98,7 +98,10 @@ def _check_fields(fields: tuple[Field, ...], data: Any, lang: str, owner: str | 
             if f.required:
                 out.append(_missing(lang, label))
             continue
-        if f.kind == DATE and not _valid_date(value) or f.kind == INT and (isinstance(value, bool) or not isinstance(value, int) or value < 1) or f.kind == TEXT and f.choices and value not in f.choices:
+        bad_date = f.kind == DATE and not _valid_date(value)
+        bad_count = f.kind == INT and (isinstance(value, bool) or not isinstance(value, int) or value < 1)
+        bad_choice = f.kind == TEXT and f.choices and value not in f.choices
+        if bad_date or bad_count or bad_choice:
             out.append(_invalid(lang, label, value))
 
 

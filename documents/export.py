@@ -120,12 +120,12 @@ def verify_export_zip(data: bytes, hash_fn: HashFn = event_hash) -> list[str]:
         if len(set(names)) != len(names):
             problems.append("duplicate entries in the zip")
         if MANIFEST not in names:
-            return problems + [f"{MANIFEST} is missing"]
+            return [*problems, f"{MANIFEST} is missing"]
         try:
             manifest = json.loads(zf.read(MANIFEST))
             listed: dict[str, str] = dict(manifest["files"])
         except (ValueError, KeyError, TypeError) as exc:
-            return problems + [f"{MANIFEST} is unreadable: {exc}"]
+            return [*problems, f"{MANIFEST} is unreadable: {exc}"]
         if manifest.get("format") != FORMAT:
             problems.append(f"{MANIFEST}: unknown format {manifest.get('format')!r}")
         present = set(names) - {MANIFEST}

@@ -204,7 +204,8 @@ _register(DocumentKind(
 ))
 
 _register(DocumentKind(
-    "rights_notice", "rights_notice.html", "人民调解权利义务告知书", "Notice of Rights and Duties in People's Mediation",
+    "rights_notice", "rights_notice.html", "人民调解权利义务告知书",
+    "Notice of Rights and Duties in People's Mediation",
     basis="PML Arts 3, 4, 23, 24, 31, 33; written notice: MoJ 2002 rules Art. 30 [R]",
     fields=(
         CASE_NUMBER, COMMITTEE, _parties(id_required=False, address_required=False), MEDIATORS,
@@ -254,7 +255,8 @@ _register(DocumentKind(
     copies=_copies_per_party,
     fields=(
         CASE_NUMBER,
-        Field("police", "公安机关", "police organ", MAP, fields=(Field("name", "公安机关名称", "name of the police organ"),)),
+        Field("police", "公安机关", "police organ", MAP,
+              fields=(Field("name", "公安机关名称", "name of the police organ"),)),
         _parties(),
         Field("facts", "案件事实", "facts of the case"),
         Field("terms", "协议内容", "agreed terms", LIST),

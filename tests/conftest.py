@@ -101,8 +101,8 @@ class World:
 @pytest.fixture
 def world(session: Session) -> World:
     """The demo org tree and one user per role (password ``demo``), committed."""
-    from web.demo import DEMO_PASSWORD, DEMO_USERS, build_org_tree
     from cases.services import create_user
+    from web.demo import DEMO_PASSWORD, DEMO_USERS, build_org_tree
 
     units = build_org_tree(session)
     users = {u: create_user(session, username=u, password=DEMO_PASSWORD, display_name=name,

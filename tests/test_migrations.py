@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-import cases.audit  # noqa: F401 -- registers tables
-import cases.documents  # noqa: F401
+import cases.audit
+import cases.documents
 import cases.models  # noqa: F401
 import workflows.models  # noqa: F401
 from cases.db import Base

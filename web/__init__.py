@@ -71,7 +71,7 @@ def start_timer_thread(app: Flask) -> threading.Thread:
         while not stop.wait(interval):
             try:
                 sweep(factory)
-            except Exception:  # noqa: BLE001 -- the sweep must outlive one bad case
+            except Exception:
                 log.exception("timer sweep failed; will retry")
 
     thread = threading.Thread(target=loop, name="fengqiao-timers", daemon=True)

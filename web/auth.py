@@ -10,7 +10,7 @@ from flask_login import LoginManager, current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from cases.audit import Actor, AuditAction, AuditEvent, SYSTEM_CHAIN, record
+from cases.audit import SYSTEM_CHAIN, Actor, AuditAction, AuditEvent, record
 from cases.db import utcnow
 from cases.models import User
 from cases.services import check_password

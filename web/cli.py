@@ -67,7 +67,7 @@ def main() -> None:
 def init(demo: bool) -> None:
     """Create or upgrade the database, deploy the shipped diagrams, optionally load demo data."""
     from cases.migrate import upgrade
-    from web.demo import DEMO_USERS, DEMO_PASSWORD, is_empty, load_demo
+    from web.demo import DEMO_PASSWORD, DEMO_USERS, is_empty, load_demo
     from workflows.deploy import DeployError, deploy, read_bundle, read_forms
 
     cfg = _config()
@@ -86,7 +86,7 @@ def init(demo: bool) -> None:
             load_demo(session)
             click.echo("demo data loaded")
     if demo:
-        click.echo("demo logins (password '%s'): %s" % (DEMO_PASSWORD, ", ".join(u for u, *_ in DEMO_USERS)))
+        click.echo(f"demo logins (password '{DEMO_PASSWORD}'): {', '.join(u for u, *_ in DEMO_USERS)}")
 
 
 @cli.command()
@@ -150,7 +150,7 @@ def validate(paths: tuple[str, ...], as_json: bool, forms_dirs: tuple[str, ...])
     for folder in _form_folders(paths, forms_dirs):
         try:
             form_keys |= set(load_directory(folder))
-        except Exception as exc:  # noqa: BLE001 -- report a broken form folder, don't crash
+        except Exception as exc:
             raise click.ClickException(f"form definitions: {exc}") from exc
     verdicts = validate_paths(list(paths), form_keys=form_keys)
     if as_json:
@@ -165,7 +165,8 @@ def validate(paths: tuple[str, ...], as_json: bool, forms_dirs: tuple[str, ...])
 @click.argument("paths", nargs=-1, required=True)
 def deploy(paths: tuple[str, ...]) -> None:
     """Validate and deploy diagrams as new process versions (running cases keep theirs)."""
-    from workflows.deploy import DeployError, deploy as do_deploy, read_bundle, read_forms
+    from workflows.deploy import DeployError, read_bundle, read_forms
+    from workflows.deploy import deploy as do_deploy
 
     forms: dict[str, Any] = {}
     for folder in _form_folders(paths, ()):

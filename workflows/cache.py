@@ -11,8 +11,8 @@ commits: a rolled-back step can never leave a mutated instance behind.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
@@ -63,7 +63,7 @@ def state_token(lock_version: int, version_sha: str, saved_at: datetime | None) 
     if saved_at is None:
         stamp = "-"
     else:
-        aware = saved_at if saved_at.tzinfo else saved_at.replace(tzinfo=timezone.utc)
+        aware = saved_at if saved_at.tzinfo else saved_at.replace(tzinfo=UTC)
         stamp = f"{aware.timestamp():.6f}"
     return f"{lock_version}:{version_sha}:{stamp}"
 

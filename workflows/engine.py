@@ -10,15 +10,15 @@ import inspect
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -239,7 +239,7 @@ class Instance:
             self.workflow.do_engine_steps()
         except EngineError:
             raise
-        except Exception as exc:  # noqa: BLE001 -- any failure of diagram code is contained here
+        except Exception as exc:
             raise _engine_error(exc) from exc
         self._check_consistent()
 
@@ -248,7 +248,7 @@ class Instance:
         task.data.update(data)
         try:
             task.run()
-        except Exception as exc:  # noqa: BLE001 -- post-scripts are diagram code
+        except Exception as exc:
             raise _engine_error(exc, task.task_spec.bpmn_id) from exc
         self.run_engine()
 
@@ -264,7 +264,7 @@ class Instance:
         open_before = {t.id for t in self._open_tasks()}
         try:
             self.workflow.send_event(BpmnEvent(SignalEventDefinition(name)))
-        except Exception as exc:  # noqa: BLE001 -- diagram code may run while the event is caught
+        except Exception as exc:
             raise _engine_error(exc) from exc
         self.run_engine()
         return (len(self.workflow.event_manager.tasks) != waiting_before
@@ -401,7 +401,7 @@ def _timer_due(value: Any) -> datetime | None:
         due = TimerEventDefinition.get_datetime(value)
     except Exception:  # noqa: BLE001 -- a malformed value is simply not shown as a deadline
         return None
-    return due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
 def _engine_error(exc: Exception, element_id: str | None = None) -> EngineError:

@@ -177,7 +177,8 @@ def make_parser() -> FengqiaoParser:
     return FengqiaoParser()
 
 
-def _find_line(roots: dict[str, etree._Element], file: str | None, element_id: str | None) -> tuple[str | None, int | None]:
+def _find_line(roots: dict[str, etree._Element], file: str | None,
+               element_id: str | None) -> tuple[str | None, int | None]:
     """Find (file, line) of an element id, preferring ``file``."""
     if not element_id:
         return file, None

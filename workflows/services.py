@@ -24,7 +24,7 @@ from forms.definition import FormDefinition, load_definition
 from forms.schema import validate_submission
 from workflows import cache, projection
 from workflows.deploy import latest_version, settings
-from workflows.engine import Definition, EngineError, Instance, SERIALIZER_VERSION
+from workflows.engine import SERIALIZER_VERSION, Definition, EngineError, Instance
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed, WorkflowServiceError
 from workflows.models import HumanTask, ProcessVersion, WorkflowInstance
 

@@ -44,7 +44,7 @@ UNIT_OF_LEVEL = {"village": START_UNIT, "town": "town", "county": "county"}
 LANE_ROLES = {"网格员": Role.GRID_WORKER, "调解员": Role.MEDIATOR, "民警": Role.POLICE, "律师": Role.LAWYER,
               "主管": Role.SUPERVISOR}
 # Users beyond the demo world: the mediators and the supervisor who take a case over after a transfer.
-EXTRA_USERS = [("mediator-town", Role.MEDIATOR, "town-committee"), ("mediator-county", Role.MEDIATOR, "county"),
+EXTRA_USERS = [("mediator-county", Role.MEDIATOR, "county"),
                ("supervisor-county", Role.SUPERVISOR, "county")]
 
 
@@ -321,7 +321,7 @@ def test_transfer_reroutes_open_work_and_refuses_the_village_mediator(
                                data={"investigation_record": "x", "site_visit": False,
                                      "appraisal_requested": False})
     session.rollback()
-    assert user_for(deployed, run.case, task).username == "mediator-town"
+    assert user_for(deployed, run.case, task).username == "town_mediator"  # the demo town mediator
 
 
 def test_every_lane_role_is_exercised() -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from cases.audit import Actor, AuditEvent, GENESIS, event_hash, record, verify_chains
+from cases.audit import GENESIS, Actor, AuditEvent, event_hash, record, verify_chains
 from web.cli import cli
 
 

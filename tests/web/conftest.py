@@ -13,8 +13,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cases.roles import Role
-
-
 from cases.services import create_user
 
 DATA = Path(__file__).parent / "data"

@@ -4,8 +4,8 @@ no English source text, the locale follows user > session > Accept-Language, tim
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 

@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cases.audit import AuditEvent, chain_for, verify_chains
+from tests.workflows.test_services import new_case, open_task
 from workflows import services
 from workflows.errors import Conflict
 from workflows.models import HumanTask, WorkflowInstance
-
-from tests.workflows.test_services import new_case, open_task  # noqa: F401 -- shared helpers
 
 
 def test_twenty_concurrent_completions(session_factory: Any, session: Any, core_deployed: Any) -> None:
@@ -38,7 +37,7 @@ def test_twenty_concurrent_completions(session_factory: Any, session: Any, core_
             except Conflict:
                 s.rollback()
                 result = "conflict"
-            except Exception as exc:  # noqa: BLE001 -- any other outcome fails the test below
+            except Exception as exc:
                 s.rollback()
                 result = f"error: {exc!r}"
         with lock:

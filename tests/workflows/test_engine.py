@@ -77,7 +77,7 @@ def test_guard_refuses_to_save_when_the_engine_stops_short(monkeypatch: pytest.M
     d = definition(ROOT / "tests" / "fixtures" / "core" / "loop.bpmn", "loop_case")
     engine._raise_iterator_depth(1000)  # SpiffWorkflow's own default
     try:
-        with pytest.raises(EngineError, match="READY|still open"):
+        with pytest.raises(EngineError, match=r"READY|still open"):
             _walk_loop(d, 600)
     finally:
         engine._raise_iterator_depth(engine.ITERATOR_MAX_DEPTH)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -137,7 +137,7 @@ def test_timer_fires_in_sweep(session: Session, session_factory: Any, core_deplo
     assert [t.spec_id for t in timers] == ["mediate_deadline"]
     assert "Local rule" in timers[0].documentation
     due = timers[0].due_at
-    assert timedelta(days=14) < due.replace(tzinfo=timezone.utc) - datetime.now(timezone.utc) <= timedelta(days=15)
+    assert timedelta(days=14) < due.replace(tzinfo=UTC) - datetime.now(UTC) <= timedelta(days=15)
     session.rollback()  # SQLite: don't hold the write lock while the sweep runs
     assert sweep(session_factory) == 0  # not due yet
 
@@ -147,7 +147,7 @@ def test_timer_fires_in_sweep(session: Session, session_factory: Any, core_deplo
             return datetime.now(tz) + timedelta(days=16)
 
     monkeypatch.setattr(timer_module, "datetime", Later)
-    assert sweep(session_factory, now=datetime.now(timezone.utc) + timedelta(days=16)) == 1
+    assert sweep(session_factory, now=datetime.now(UTC) + timedelta(days=16)) == 1
     session.expire_all()
     case = session.get(Case, case.id)
     assert case.status == "closed"
@@ -155,7 +155,7 @@ def test_timer_fires_in_sweep(session: Session, session_factory: Any, core_deplo
     assert session.scalars(select(HumanTask.state).where(HumanTask.case_id == case.id,
                                                          HumanTask.spec_id == "mediate")).one() == "cancelled"
     session.rollback()
-    assert sweep(session_factory, now=datetime.now(timezone.utc) + timedelta(days=16)) == 0
+    assert sweep(session_factory, now=datetime.now(UTC) + timedelta(days=16)) == 0
 
 
 def test_script_error_puts_case_in_error_state_and_retry_recovers(session: Session, core_deployed: Any) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from cases.audit import Actor, AuditEvent, chain_for
 from cases.models import Case, OrgUnit
-from cases.permissions import Action, CREATE_ROLES, can
+from cases.permissions import CREATE_ROLES, Action, can
 from cases.queries import search_cases
 from cases.services import DomainError, open_case
 from web.api.errors import error_response
@@ -124,5 +124,5 @@ def retry(args: dict[str, Any], case_id: int) -> Any:
     case = _case_or_error(case_id, Action.CASE_VIEW)
     if not isinstance(case, Case):
         return case
-    error = services.retry_case(db(), case=case, user=api_user(), data_patch=args["data"])
+    services.retry_case(db(), case=case, user=api_user(), data_patch=args["data"])
     return _detail(case)  # workflow_status/workflow_error tell whether the step failed again

@@ -46,7 +46,8 @@ PARTY_ROLES = {"applicant": {"zh": "申请人", "en": "Applicant"},
 _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
               "October", "November", "December")
 # A leading "1." / "1、" / "（1）" / "一、" on a line of agreed terms: the PDF numbers the terms itself.
-_ENUMERATOR = re.compile(r"^\s*(?:[（(]?\d{1,2}[)）.、．]|[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）])\s*")
+_ENUMERATOR = re.compile(
+    r"^\s*(?:[（(]?\d{1,2}[)）.、．]|[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）])\s*")
 
 
 # ---------------------------------------------------------------------------------------------------
