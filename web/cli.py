@@ -113,14 +113,18 @@ def worker(interval: float, once: bool) -> None:
     from cases.db import make_engine, make_session_factory
     from workflows.timers import sweep
 
-    factory = make_session_factory(make_engine(_config()["DATABASE_URL"]))
-    while True:
-        fired = sweep(factory)
-        if fired:
-            click.echo(f"fired timers of {fired} case(s)")
-        if once:
-            return
-        time.sleep(interval)
+    engine = make_engine(_config()["DATABASE_URL"])
+    factory = make_session_factory(engine)
+    try:
+        while True:
+            fired = sweep(factory)
+            if fired:
+                click.echo(f"fired timers of {fired} case(s)")
+            if once:
+                return
+            time.sleep(interval)
+    finally:
+        engine.dispose()
 
 
 def _form_folders(paths: tuple[str, ...], extra: tuple[str, ...]) -> list[Path]:
@@ -297,6 +301,53 @@ def export_case(case_number: str, output: Path, county: str | None) -> None:
         kinds = len({d.kind for d in service.list_documents(session, case)})
     output.write_bytes(data)
     click.echo(f"{output}: case {case_number}, {kinds} document(s) (latest versions), audit chain, manifest")
+
+
+@cli.command()
+@click.argument("case_number")
+@click.option("--to", "to_version", type=click.IntRange(min=1),
+              help="Target version number (default: the latest version of the case's process).")
+@click.option("--dry-run", is_flag=True, help="Print the plan without migrating.")
+@click.option("--user", "username", help="Migrate as this user (must be an admin); default: the operator.")
+@click.option("--county", help="County org unit code, when case numbers repeat across counties.")
+def migrate(case_number: str, to_version: int | None, dry_run: bool, username: str | None,
+            county: str | None) -> None:
+    """Move a running case to another deployed version of its process; exit 1 when refused."""
+    from cases.models import User
+    from workflows.errors import Conflict, WorkflowServiceError
+    from workflows.migration import check_migration, migrate_case, version_by_number
+    from workflows.models import WorkflowInstance
+
+    with _session(commit=not dry_run) as session:
+        case = _case_by_number(session, case_number, county)
+        wi = session.get(WorkflowInstance, case.id)
+        if wi is None:
+            raise click.ClickException(f"case {case_number} has no workflow")
+        user = None
+        if username:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user '{username}'")
+        try:
+            target = (version_by_number(session, wi.process_version.process_id, to_version)
+                      if to_version else None)
+            if dry_run:
+                plan = check_migration(session, case, target)
+            else:
+                plan = migrate_case(session, case=case, user=user, target=target,
+                                    operator=os.environ.get("USER", "cli"))
+        except Conflict as exc:
+            plan = check_migration(session, case, target)
+            for line in plan.lines() if plan.reasons else [exc.message]:
+                click.echo(line, err=True)
+            session.rollback()
+            sys.exit(1)
+        except WorkflowServiceError as exc:
+            raise click.ClickException(exc.message) from exc
+    for line in plan.lines():
+        click.echo(line)
+    if not plan.can_migrate:
+        sys.exit(1)
 
 
 @cli.group()

@@ -65,12 +65,15 @@ def at_mediate(session: Session, world: Any) -> Any:
     case = new_case(session, world)
     complete(session, open_task(session, case), world.users["mediator"], REGISTER_DATA)
     assert open_task(session, case).spec_id == "mediate"
+    session.commit()  # end the read transaction (SQLite: a web request may write next)
     return case
 
 
 def version_of(session: Session, case: Any) -> int:
     session.expire_all()
-    return session.get(WorkflowInstance, case.id).process_version.version
+    number = session.get(WorkflowInstance, case.id).process_version.version
+    session.commit()  # end the read transaction (SQLite: a web request may write next)
+    return number
 
 
 def test_migration_renames_open_task_and_continues_to_inserted_task(session: Session, core_deployed: Any) -> None:

@@ -47,13 +47,14 @@ def init_api(app: Flask) -> None:
     from web import csrf
     from web.api.cases import blp as cases_blp
     from web.api.documents import blp as documents_blp
+    from web.api.migration import blp as migration_blp
     from web.api.tasks import auth_blp, tasks_blp
 
     for key, value in OPENAPI_SETTINGS.items():
         app.config.setdefault(key, value)
     api = FengqiaoApi(app, spec_kwargs={"info": {"description": "Fengqiao dispute mediation API"}, "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}})
-    for blp in (auth_blp, tasks_blp, cases_blp, documents_blp):
+    for blp in (auth_blp, tasks_blp, cases_blp, documents_blp, migration_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp, url_prefix="/api/v1")
 
