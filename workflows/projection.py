@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
@@ -21,7 +21,9 @@ SYNCED_LEVELS = {str(level) for level in Level}
 
 
 def ready_tasks(session: Session, case_id: int) -> list[HumanTask]:
-    return list(session.scalars(select(HumanTask).where(
+    """The case's open tasks. Related rows load lazily: the case and its org units are normally
+    already in the session, so no joins are needed."""
+    return list(session.scalars(select(HumanTask).options(lazyload("*")).where(
         HumanTask.case_id == case_id, HumanTask.state == "ready").order_by(HumanTask.id)))
 
 
@@ -34,8 +36,12 @@ def _sync_case_fields(case: Case, data: dict[str, Any]) -> None:
         case.outcome = outcome[:40]
 
 
-def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instance, actor: Actor) -> None:
-    """Store the state and project READY human tasks and waiting timers (flush only)."""
+def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instance,
+            actor: Actor) -> list[HumanTask]:
+    """Store the state and project READY human tasks and waiting timers (flush only).
+
+    Returns the case's open human tasks after the step.
+    """
     wi.state = instance.dump()
     wi.serializer_version = SERIALIZER_VERSION
     wi.lock_version = (wi.lock_version or 0) + 1
@@ -58,19 +64,24 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     wi.next_timer_at = min((t.due_at for t in timers), default=None)
 
     existing = {t.task_id: t for t in ready_tasks(session, case.id)}
+    open_rows = []
     for task_id, row in existing.items():
-        if task_id not in infos:
+        if task_id in infos:
+            open_rows.append(row)
+        else:
             row.state = "cancelled"  # e.g. interrupted by a boundary timer or a withdrawal
     due = min((t.due_at for t in timers), default=None)
     for task_id, info in infos.items():
         if task_id in existing:
             continue
         role = role_for_lane(info.lane)
-        session.add(HumanTask(
+        row = HumanTask(
             case_id=case.id, task_id=task_id, spec_id=info.spec_id, process_id=info.process_id,
             name=info.name, lane=info.lane, role=str(role) if role else "admin",
             org_unit_id=case.org_unit_id, form_key=info.form_key, documents=info.documents,
-            case_action=info.case_action, instructions=info.instructions, due_at=due))
+            case_action=info.case_action, instructions=info.instructions, due_at=due)
+        session.add(row)
+        open_rows.append(row)
         case.stage = info.process_id
     if instance.is_completed():
         wi.status = "completed"
@@ -85,6 +96,7 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     session.flush()
     cache.stage(session, case.id, cache.state_token(wi.lock_version, wi.process_version.sha256,
                                                     wi.updated_at), instance)
+    return open_rows
 
 
 def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineError, actor: Actor,

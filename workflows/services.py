@@ -100,6 +100,23 @@ def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
     return wi
 
 
+def _lock_task(session: Session, human_task_id: int) -> tuple[HumanTask, WorkflowInstance]:
+    """Read a task and its case's workflow row under a lock, in one statement.
+
+    ``FOR UPDATE`` on PostgreSQL (SQLite transactions hold the write lock from ``BEGIN IMMEDIATE``);
+    ``populate_existing`` so a task already in the session is re-read, not trusted.
+    """
+    row = session.execute(
+        select(HumanTask, WorkflowInstance)
+        .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
+        .where(HumanTask.id == human_task_id)
+        .with_for_update(of=[HumanTask, WorkflowInstance])
+        .execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound(f"task {human_task_id} does not exist")
+    return row[0], row[1]
+
+
 def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = "dispute",
                data: dict[str, Any] | None = None) -> WorkflowInstance:
     """Start the latest deployed version of ``process_id`` for ``case``."""
@@ -152,11 +169,8 @@ def check_task_access(user: User, task: HumanTask, action: Action = Action.TASK_
 def complete_task(session: Session, *, human_task_id: int, user: User, data: dict[str, Any],
                   lang: str = "zh", validated: bool = False) -> Completion:
     """Complete one human task with form data; exactly one of several concurrent callers wins."""
-    task = get_task(session, human_task_id)
+    task, wi = _lock_task(session, human_task_id)
     check_task_access(user, task)
-    wi = _lock_instance(session, task.case_id)
-    # Re-read under the lock: someone may have completed or claimed it meanwhile.
-    session.refresh(task, ["state", "claimed_by_id", "completed_by_id", "completed_at"])
     if task.state != "ready":
         who = task.completed_by.display_name if task.completed_by else None
         raise Conflict(f"task '{task.name}' was already completed"
@@ -189,9 +203,8 @@ def complete_task(session: Session, *, human_task_id: int, user: User, data: dic
         projection.mark_error(session, case, wi, exc, actor, instance)
         return Completion(case.id, error=exc.message)
     projection.apply_case_action(session, case, task, clean, actor)
-    projection.persist(session, case, wi, instance, actor)
-    nxt = [t for t in projection.ready_tasks(session, case.id)
-           if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)]
+    ready = projection.persist(session, case, wi, instance, actor)
+    nxt = [t for t in ready if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)]
     return Completion(case.id, next_tasks=nxt)
 
 
