@@ -115,16 +115,28 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(payload, ensure_ascii=False, default=str))
 
 
+def _locked_head(session: Session, chain: str) -> AuditChainHead:
+    """The chain's head row, locked; created first if missing without racing a concurrent creator
+    (``INSERT … ON CONFLICT DO NOTHING``, then lock whichever row won)."""
+    query = select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+    head = session.execute(query).scalar_one_or_none()
+    if head is not None:
+        return head
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS)
+                    .on_conflict_do_nothing(index_elements=["chain"]))
+    return session.execute(query.execution_options(populate_existing=True)).scalar_one()
+
+
 def record(session: Session, *, actor: Actor, action: str, case_id: int | None = None,
            payload: dict[str, Any] | None = None) -> AuditEvent:
     """Append one event to the case's chain (or the system chain) and flush."""
     chain = chain_for(case_id)
-    head = session.execute(
-        select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditChainHead(chain=chain, seq=0, hash=GENESIS)
-        session.add(head)
+    head = _locked_head(session, chain)
     event = AuditEvent(
         chain=chain, seq=head.seq + 1, case_id=case_id, actor_user_id=actor.user_id,
         actor_username=actor.username, actor_role=actor.role,
@@ -163,11 +175,22 @@ def verify_events(chain: str, events: list[AuditEvent]) -> ChainBreak | None:
 
 
 def verify_chains(session: Session, case_id: int | None = None) -> tuple[int, list[ChainBreak]]:
-    """Verify every chain (or one case's). Returns (number of chains checked, breaks)."""
+    """Verify every chain (or one case's). Returns (number of chains checked, breaks).
+
+    Besides recomputing each event, the last event must match the chain's head row (so events
+    deleted from the end are noticed) and every case must have a chain (so a deleted chain is too).
+    """
+    from cases.models import Case
+
     query = select(AuditEvent.chain).distinct()
+    heads_query = select(AuditChainHead)
+    cases_query = select(Case.id)
     if case_id is not None:
         query = query.where(AuditEvent.chain == chain_for(case_id))
+        heads_query = heads_query.where(AuditChainHead.chain == chain_for(case_id))
+        cases_query = cases_query.where(Case.id == case_id)
     chains = sorted(session.scalars(query))
+    heads = {h.chain: h for h in session.scalars(heads_query.execution_options(populate_existing=True))}
     breaks: list[ChainBreak] = []
     for chain in chains:
         # populate_existing: verify what the database holds, not objects cached in the session.
@@ -175,6 +198,17 @@ def verify_chains(session: Session, case_id: int | None = None) -> tuple[int, li
             select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
             .execution_options(populate_existing=True)))
         found = verify_events(chain, events)
+        head = heads.get(chain)
+        if found is None and (head is None or (head.seq, head.hash) != (events[-1].seq, events[-1].hash)):
+            found = ChainBreak(chain, events[-1].id, events[-1].seq,
+                               f"the chain ends at seq {events[-1].seq} but its head records seq "
+                               f"{head.seq if head else 'none'}: events are missing from the end")
         if found:
             breaks.append(found)
+    for chain, head in sorted(heads.items()):
+        if chain not in chains and head.seq > 0:
+            breaks.append(ChainBreak(chain, 0, head.seq, f"the head records {head.seq} events but none exist"))
+    for cid in session.scalars(cases_query):
+        if chain_for(cid) not in chains and chain_for(cid) not in heads:
+            breaks.append(ChainBreak(chain_for(cid), 0, 0, "the case has no audit events at all"))
     return len(chains), breaks

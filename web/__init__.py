@@ -23,7 +23,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from web.auth import init_auth
     from web.db import init_db
+    from web.hardening import init_hardening
 
+    init_hardening(app)
     init_db(app)
     init_auth(app)
     csrf.init_app(app)

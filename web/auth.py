@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask_login import LoginManager, current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cases.audit import SYSTEM_CHAIN, Actor, AuditAction, AuditEvent, record
 from cases.db import utcnow
@@ -47,9 +47,21 @@ def _recent_failures(username: str) -> int:
         AuditEvent.actor_username == username[:60], AuditEvent.at >= since)) or 0
 
 
+def _serialise_attempts(username: str) -> None:
+    """Concurrent attempts for one username queue here, so none escapes the failure count.
+
+    PostgreSQL: a transaction-scoped advisory lock on the name; SQLite transactions are already
+    serialised (``BEGIN IMMEDIATE``).
+    """
+    session = db()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"login:{username}"})
+
+
 def authenticate(username: str, password: str) -> User:
     """Check credentials; every failure is audited (and kept although the request fails)."""
     username = (username or "").strip()
+    _serialise_attempts(username)
     if _recent_failures(username) >= current_app.config["LOGIN_MAX_FAILURES"]:
         _fail(username, "rate_limited")
     user = db().scalar(select(User).where(User.username == username))
@@ -85,6 +97,12 @@ def user_from_token(token: str) -> User | None:
     if user is None or not user.is_active or user.password_hash[-16:] != data.get("pw"):
         return None
     return user
+
+
+def bearer_user() -> User | None:
+    """The user of a valid ``Authorization: Bearer`` token, else None."""
+    header = request.headers.get("Authorization", "")
+    return user_from_token(header[7:].strip()) if header.startswith("Bearer ") else None
 
 
 def request_user() -> User | None:

@@ -226,9 +226,13 @@ class Instance:
         return cls(definition, wf, holidays, workdays)
 
     def dump(self) -> str:
-        dct = self.definition.serializer.to_dict(self.workflow)
-        dct[self.definition.serializer.VERSION_KEY] = self.definition.serializer.VERSION
-        return json.dumps(dct, cls=self.definition.serializer._encoder_cls, ensure_ascii=False)
+        """The state as JSON; task data that cannot be stored (left by diagram code) → EngineError."""
+        try:
+            dct = self.definition.serializer.to_dict(self.workflow)
+            dct[self.definition.serializer.VERSION_KEY] = self.definition.serializer.VERSION
+            return json.dumps(dct, cls=self.definition.serializer._encoder_cls, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise EngineError(f"the case data cannot be saved: {exc.__class__.__name__}: {exc}") from exc
 
     # -- running -------------------------------------------------------------------------
 

@@ -71,15 +71,20 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
         else:
             row.state = "cancelled"  # e.g. interrupted by a boundary timer or a withdrawal
     due = min((t.due_at for t in timers), default=None)
-    for task_id, info in infos.items():
-        if task_id in existing:
-            continue
+    new_ids = [task_id for task_id in infos if task_id not in existing]
+    # A task can come back under the same engine id (e.g. after a retry re-opens the step that was
+    # cancelled when the case went into error): re-open its row instead of inserting a duplicate.
+    earlier = {row.task_id: row for row in session.scalars(
+        select(HumanTask).options(lazyload("*")).where(HumanTask.task_id.in_(new_ids)))} if new_ids else {}
+    for task_id in new_ids:
+        info = infos[task_id]
         role = role_for_lane(info.lane)
-        row = HumanTask(
-            case_id=case.id, task_id=task_id, spec_id=info.spec_id, process_id=info.process_id,
-            name=info.name, lane=info.lane, role=str(role) if role else "admin",
-            org_unit_id=case.org_unit_id, form_key=info.form_key, documents=info.documents,
-            case_action=info.case_action, instructions=info.instructions, due_at=due)
+        row = earlier.get(task_id) or HumanTask(case_id=case.id, task_id=task_id)
+        row.spec_id, row.process_id, row.name, row.lane = info.spec_id, info.process_id, info.name, info.lane
+        row.role, row.org_unit_id, row.form_key = str(role) if role else "admin", case.org_unit_id, info.form_key
+        row.documents, row.case_action, row.instructions = info.documents, info.case_action, info.instructions
+        row.due_at, row.state, row.claimed_by_id = due, "ready", None
+        row.completed_by_id = row.completed_at = None
         session.add(row)
         open_rows.append(row)
         case.stage = info.process_id
@@ -99,12 +104,28 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     return open_rows
 
 
+def save_step(session: Session, case: Case, wi: WorkflowInstance, instance: Instance,
+              actor: Actor) -> list[HumanTask] | None:
+    """``persist``, or — when the new state cannot be stored — the case in error (None)."""
+    try:
+        return persist(session, case, wi, instance, actor)
+    except EngineError as exc:  # e.g. diagram code left task data that cannot be stored
+        mark_error(session, case, wi, exc, actor)
+        return None
+
+
 def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineError, actor: Actor,
                instance: Instance | None = None) -> None:
-    """Put the case in a visible error state, keeping the failed state so an admin can retry."""
+    """Put the case in a visible error state, keeping the failed state so an admin can retry.
+
+    When the failed state cannot be stored either, the last saved state is kept.
+    """
     if instance is not None:
-        wi.state = instance.dump()
-        wi.serializer_version = SERIALIZER_VERSION
+        try:
+            wi.state = instance.dump()
+            wi.serializer_version = SERIALIZER_VERSION
+        except EngineError:
+            pass
     wi.status = "error"
     wi.error_message = exc.message[:2000]
     wi.error_element = exc.element_id

@@ -91,6 +91,13 @@ def load_instance(session: Session, wi: WorkflowInstance) -> Instance:
     return Instance.load(definition_for(version), wi.state, holidays, workdays)
 
 
+def read_instance(session: Session, wi: WorkflowInstance) -> Instance:
+    """The case's instance for reading (pages, documents): deserialized from the stored state,
+    leaving the cached live instance to the next step that changes the case."""
+    holidays, workdays = calendar(session)
+    return Instance.load(definition_for(wi.process_version), wi.state, holidays, workdays)
+
+
 def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
     wi = session.execute(select(WorkflowInstance).where(WorkflowInstance.case_id == case_id)
                          .with_for_update(of=WorkflowInstance)
@@ -136,7 +143,7 @@ def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = 
     except EngineError as exc:
         projection.mark_error(session, case, wi, exc, actor, instance)
         return wi
-    projection.persist(session, case, wi, instance, actor)
+    projection.save_step(session, case, wi, instance, actor)
     return wi
 
 
@@ -203,7 +210,9 @@ def complete_task(session: Session, *, human_task_id: int, user: User, data: dic
         projection.mark_error(session, case, wi, exc, actor, instance)
         return Completion(case.id, error=exc.message)
     projection.apply_case_action(session, case, task, clean, actor)
-    ready = projection.persist(session, case, wi, instance, actor)
+    ready = projection.save_step(session, case, wi, instance, actor)
+    if ready is None:
+        return Completion(case.id, error=wi.error_message)
     nxt = [t for t in ready if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)]
     return Completion(case.id, next_tasks=nxt)
 
@@ -227,12 +236,14 @@ def claim_task(session: Session, *, human_task_id: int, user: User) -> HumanTask
 
 def release_task(session: Session, *, human_task_id: int, user: User) -> HumanTask:
     task = get_task(session, human_task_id)
+    is_claimant = task.claimed_by_id == user.id
+    if not (is_claimant or can(user, Action.CASE_GRANT, task.case)):
+        check_task_access(user, task, Action.TASK_CLAIM)  # no peeking at other units' tasks
+        raise Forbidden("only the claimant or a supervisor may release this task")
     _lock_instance(session, task.case_id)
     session.refresh(task, ["state", "claimed_by_id"])
     if task.claimed_by_id is None:
         return task
-    if task.claimed_by_id != user.id and not can(user, Action.CASE_GRANT, task.case):
-        raise Forbidden("only the claimant or a supervisor may release this task")
     task.claimed_by_id = None
     record(session, actor=Actor(user.id, user.username, task.role), action=AuditAction.TASK_RELEASED,
            case_id=task.case_id, payload={"task": task.spec_id, "name": task.name})
@@ -274,7 +285,7 @@ def retry_case(session: Session, *, case: Case, user: User,
         return exc.message
     case.status = CaseStatus.OPEN
     wi.status, wi.error_message, wi.error_element = "running", None, None
-    projection.persist(session, case, wi, instance, actor)
+    projection.save_step(session, case, wi, instance, actor)
     return None
 
 
@@ -301,4 +312,4 @@ def signal_case(session: Session, *, case: Case, user: User, signal: str,
                        case_id=case.id)
     record(session, actor=actor, action=AuditAction.SIGNAL_SENT, case_id=case.id,
            payload={"signal": signal, "reason": reason})
-    projection.persist(session, case, wi, instance, actor)
+    projection.save_step(session, case, wi, instance, actor)

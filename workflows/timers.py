@@ -50,7 +50,7 @@ def fire_due_timer(session: Session, now: datetime | None = None) -> int | None:
         record(session, actor=actor, action=AuditAction.TIMER_FIRED, case_id=wi.case_id,
                payload={"element": timer.spec_id, "name": timer.name,
                         "due_at": timer.due_at.isoformat() if timer.due_at else None})
-    projection.persist(session, case, wi, instance, actor)
+    projection.save_step(session, case, wi, instance, actor)
     if wi.next_timer_at is not None and wi.next_timer_at <= now:
         # The engine did not consume the timer (e.g. its expression moved it): avoid a hot loop.
         log.warning("case %s: timer still due after firing; postponing the sweep by a minute", case.number)
@@ -67,12 +67,33 @@ def sweep(session_factory: sessionmaker[Session], now: datetime | None = None, l
             try:
                 case_id = fire_due_timer(session, now)
                 session.commit()
-            except Exception:
+            except Exception as exc:
                 session.rollback()
                 log.exception("timer sweep failed")
-                raise
+                case_id = _quarantine(session_factory, now, exc)
+                if case_id is None:
+                    raise
         if case_id is None:
             break
         fired += 1
     return fired
+
+
+def _quarantine(session_factory: sessionmaker[Session], now: datetime | None, exc: Exception) -> int | None:
+    """Put the case whose timer could not be fired in error, so the sweep moves on to the others."""
+    from workflows.engine import EngineError
+
+    with session_factory() as session:
+        wi = session.execute(
+            select(WorkflowInstance)
+            .where(WorkflowInstance.next_timer_at <= (now or utcnow()), WorkflowInstance.status == "running")
+            .order_by(WorkflowInstance.next_timer_at).limit(1)
+            .with_for_update(skip_locked=True, of=WorkflowInstance)).scalar_one_or_none()
+        if wi is None:
+            return None
+        case = session.get(Case, wi.case_id)
+        error = EngineError(f"the timer could not be fired: {exc.__class__.__name__}: {exc}")
+        projection.mark_error(session, case, wi, error, Actor.system())
+        session.commit()
+        return wi.case_id
 

@@ -62,3 +62,51 @@ def test_edited_row_is_named_by_verify(session: Any, database_url: str,
     assert result.exit_code == 1
     assert f"event id {events[1].id} (seq 2)" in result.output
     assert "Traceback" not in result.output
+
+
+def _delete_events(session: Any, database_url: str, where: str) -> None:
+    if database_url.startswith("postgresql"):
+        session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+        session.execute(text(f"DELETE FROM audit_events WHERE {where}"))
+        session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+    else:
+        session.execute(text("DROP TRIGGER audit_events_no_delete"))
+        session.execute(text(f"DELETE FROM audit_events WHERE {where}"))
+    session.commit()
+
+
+def test_events_deleted_from_the_end_are_noticed(session: Any, database_url: str) -> None:
+    events = _events(session)
+    _delete_events(session, database_url, f"id = {events[-1].id}")
+    breaks = verify_chains(session)[1]
+    assert len(breaks) == 1 and "missing from the end" in breaks[0].reason
+
+
+def test_a_deleted_chain_is_noticed(session: Any, database_url: str) -> None:
+    _events(session)
+    _delete_events(session, database_url, "1 = 1")
+    breaks = verify_chains(session)[1]
+    assert len(breaks) == 1 and "none exist" in breaks[0].reason
+
+
+def test_first_appends_to_a_new_chain_do_not_collide(session_factory: Any, session: Any) -> None:
+    import threading
+
+    session.rollback()
+    errors: list[Exception] = []
+
+    def append() -> None:
+        with session_factory() as s:
+            try:
+                record(s, actor=Actor(None, "t", "anonymous"), action="login.failed", payload={})
+                s.commit()
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=append) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert verify_chains(session) == (1, [])

@@ -45,7 +45,7 @@ class TaskListArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    case_id = fields.Integer()
+    case_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class CompleteArgs(Schema):
@@ -104,7 +104,7 @@ class CaseListArgs(Schema):
     status = fields.String(validate=validate.OneOf(["open", "error", "closed"]))
     category = fields.String(validate=validate.OneOf(list(CATEGORIES)))
     q = fields.String(validate=validate.Length(max=100))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 

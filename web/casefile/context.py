@@ -7,7 +7,7 @@ Sources, in short (``bpmn/README.md`` says which task collects which form; the f
   name for the court's own case number), title, parties, org unit, dates;
 * the committee: the ``committee`` org unit that serves the case's unit (a child of the unit or of an
   ancestor on the same ladder level);
-* the workflow's merged task data (``workflows.services.load_instance(session, wi).data``), plus the
+* the workflow's merged task data (``workflows.services.read_instance(session, wi).data``), plus the
   saved draft of the open task when a document is generated from that task's page (the data of a step is
   in the workflow only once the step is completed; the draft lets the mediator print what they typed);
 * completed human tasks: who did a step and on which day (registrar, recorder, visitors, dates).
@@ -490,12 +490,12 @@ def committee_for(session: Session, unit: OrgUnit) -> OrgUnit | None:
 def workflow_data(session: Session, case: Case) -> tuple[dict[str, Any], dict[str, Any]]:
     """(merged task data, deployed form definitions) of the case's workflow; empty without one."""
     from workflows.models import WorkflowInstance
-    from workflows.services import load_instance
+    from workflows.services import read_instance
 
     wi = session.get(WorkflowInstance, case.id)
     if wi is None:
         return {}, {}
-    return dict(load_instance(session, wi).data), dict(wi.process_version.forms or {})
+    return dict(read_instance(session, wi).data), dict(wi.process_version.forms or {})
 
 
 def latest_documents(session: Session, case_id: int) -> list[CaseDocument]:

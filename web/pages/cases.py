@@ -42,7 +42,7 @@ from web.pages.timeline import describe_event
 from workflows.errors import WorkflowServiceError
 from workflows.models import WorkflowInstance, WorkflowTimer
 from workflows.projection import ready_tasks
-from workflows.services import load_instance, start_case
+from workflows.services import read_instance, start_case
 
 PAGE_SIZE = 20
 
@@ -91,7 +91,7 @@ def _path(wi: WorkflowInstance | None) -> tuple[list[str], list[str]]:
     if wi is None:
         return [], []
     try:
-        return load_instance(db(), wi).path_element_ids()
+        return read_instance(db(), wi).path_element_ids()
     except Exception:
         current_app.logger.exception("cannot read the workflow path of case %s", wi.case_id)
         return [], []

@@ -115,7 +115,7 @@ def safe_next(target: str | None, fallback: str | None = None) -> str:
         return fallback
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+            or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return fallback
     return target
 
