@@ -201,3 +201,52 @@ def test_abort_before_commit_leaves_state_tasks_and_audit_consistent(
     assert open_task(session, case).state == "ready"
     assert actions(session, case) == ["case.opened"]
     assert verify_chains(session)[1] == []
+
+
+def test_retry_reopens_the_task_that_was_open_beside_the_failure(
+        session: Session, session_factory: Any, world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-interrupting timer's script fails while a user task is open: the case goes into error
+    (the task is withdrawn from inboxes); the retry re-opens that same task instead of duplicating it."""
+    import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
+
+    from tests.conftest import read_fixture_bundle
+    from workflows.deploy import deploy
+    from workflows.timers import sweep
+
+    files, forms = read_fixture_bundle("core.bpmn")
+    xml = files["core.bpmn"].decode()
+    xml = xml.replace('attachedToRef="mediate">', 'attachedToRef="mediate" cancelActivity="false">')
+    xml = xml.replace('<bpmn:endEvent id="end_expired" name="期限届满"><bpmn:incoming>f_timeout</bpmn:incoming>',
+                      '<bpmn:scriptTask id="remind" name="提醒"><bpmn:incoming>f_timeout</bpmn:incoming>'
+                      '<bpmn:outgoing>f_remind</bpmn:outgoing><bpmn:script>reminder = reminder_text + "!"'
+                      '</bpmn:script></bpmn:scriptTask><bpmn:sequenceFlow id="f_remind" sourceRef="remind" '
+                      'targetRef="end_expired"/><bpmn:endEvent id="end_expired" name="期限届满">'
+                      '<bpmn:incoming>f_remind</bpmn:incoming>')
+    xml = xml.replace('sourceRef="mediate_deadline" targetRef="end_expired"', 'sourceRef="mediate_deadline" targetRef="remind"')
+    xml = xml.replace("<bpmn:flowNodeRef>end_expired</bpmn:flowNodeRef>",
+                      "<bpmn:flowNodeRef>end_expired</bpmn:flowNodeRef><bpmn:flowNodeRef>remind</bpmn:flowNodeRef>")
+    deploy(session, {"core.bpmn": xml.encode()}, forms)
+    session.commit()
+    case = new_case(session, world)
+    complete(session, open_task(session, case), world.users["mediator"], {"summary": "x", "urgent": False})
+    mediate_id = open_task(session, case).task_id
+    session.rollback()
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return datetime.now(tz) + timedelta(days=16)
+
+    monkeypatch.setattr(timer_module, "datetime", Later)
+    assert sweep(session_factory, now=datetime.now(UTC) + timedelta(days=16)) == 1
+    session.expire_all()
+    case = session.get(Case, case.id)
+    assert (case.status, session.get(WorkflowInstance, case.id).error_element) == ("error", "remind")
+    assert services.retry_case(session, case=case, user=world.users["admin"],
+                               data_patch={"reminder_text": "请尽快调解"}) is None
+    session.commit()
+    task = open_task(session, case)
+    assert (task.task_id, task.state) == (mediate_id, "ready")  # the same row, re-opened
+    complete(session, task, world.users["mediator"], {"agreed": False})
+    session.refresh(case)
+    assert case.status == "closed"
