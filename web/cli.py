@@ -75,7 +75,8 @@ def init(demo: bool) -> None:
     click.echo(f"database ready: {_redact(cfg['DATABASE_URL'])}")
     with _session() as session:
         try:
-            created = deploy(session, read_bundle([cfg["BPMN_DIR"]]), read_forms(cfg["FORMS_DIR"]))
+            created = deploy(session, read_bundle([cfg["BPMN_DIR"]]), read_forms(cfg["FORMS_DIR"]),
+                             unless_seen=True)
         except DeployError as exc:
             for line in exc.lines:
                 click.echo(f"not deployed: {line}", err=True)

@@ -59,10 +59,12 @@ def bundle_sha256(files: dict[str, bytes], forms: dict[str, dict[str, Any]]) -> 
 
 
 def deploy(session: Session, files: dict[str, bytes], forms: dict[str, dict[str, Any]],
-           deployed_by: str = "system") -> list[ProcessVersion]:
+           deployed_by: str = "system", *, unless_seen: bool = False) -> list[ProcessVersion]:
     """Validate and store every executable process of the bundle as a new version.
 
-    A process whose files and forms are unchanged since its latest version is not redeployed.
+    A process whose files and forms are unchanged since its latest version is not redeployed; with
+    ``unless_seen`` (``fengqiao init``), neither is one whose bundle was *ever* deployed, so
+    re-running the set-up never reverts diagrams an admin has since edited in the browser.
     Returns the versions that were created. Flushes; the caller commits.
     """
     diagrams = {name: data for name, data in files.items() if name.endswith(DIAGRAM_SUFFIXES)}
@@ -79,6 +81,9 @@ def deploy(session: Session, files: dict[str, bytes], forms: dict[str, dict[str,
         latest = session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                                  .order_by(ProcessVersion.version.desc()).limit(1)).first()
         if latest is not None and latest.sha256 == sha:
+            continue
+        if unless_seen and session.scalar(select(ProcessVersion.id).where(
+                ProcessVersion.process_id == process_id, ProcessVersion.sha256 == sha).limit(1)):
             continue
         spec, subs = bundle.specs(process_id)
         number = (session.scalar(select(func.max(ProcessVersion.version))

@@ -98,3 +98,21 @@ def test_holiday_calendar_feeds_working_day_clocks(run: Any, database_url: str) 
     assert run("holidays", "remove", "2026-10-01").exit_code == 0
     assert CliRunner().invoke(cli, ["holidays", "remove", "2026-10-01"]).exit_code != 0
     assert run("audit", "verify").exit_code == 0
+
+
+def test_init_does_not_revert_a_newer_deploy(run: Any, database_url: str) -> None:
+    from cases.db import make_engine, make_session_factory
+    from workflows.deploy import deploy, latest_version, read_bundle, read_forms
+
+    assert run("init").exit_code == 0
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:  # an admin edits a diagram in the browser
+        files = read_bundle([ROOT / "bpmn"])
+        files["intake.bpmn"] = files["intake.bpmn"].replace("登记调解申请".encode(), "登记人民调解申请".encode())
+        deploy(session, files, read_forms(ROOT / "forms" / "definitions"), "admin")
+        session.commit()
+    again = run("init")
+    assert again.exit_code == 0 and "deployed" not in again.output
+    with make_session_factory(engine)() as session:
+        assert latest_version(session, "dispute").deployed_by == "admin"
+    engine.dispose()

@@ -15,7 +15,7 @@ from web.pages.common import bp
 
 def register(app: Flask) -> None:
     # Importing the view modules attaches their routes to the blueprint.
-    from web.pages import assets, auth, cases, documents, inbox, notifications, tasks  # noqa: F401
+    from web.pages import admin, assets, auth, cases, documents, inbox, notifications, tasks  # noqa: F401
     from web.pages.errors import register_error_handlers
 
     init_i18n(app)
