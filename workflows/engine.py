@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -192,6 +193,29 @@ class Definition:
         return cls(spec, subs)
 
 
+ENGINE_MAX_TASKS = 10_000
+"""Most engine tasks (scripts, gateways, events...) one ``Instance.run_engine`` call may run."""
+
+ENGINE_MAX_SECONDS = 10.0
+"""Longest wall-clock time one ``Instance.run_engine`` call may take (checked between tasks)."""
+
+
+class _EngineBudget:
+    """``did_complete_task`` callback that stops a ``do_engine_steps`` call running away."""
+
+    def __init__(self, max_tasks: int, max_seconds: float) -> None:
+        self.max_tasks = max_tasks
+        self.deadline = time.monotonic() + max_seconds
+        self.count = 0
+
+    def task_done(self, task: Any) -> None:
+        self.count += 1
+        if self.count > self.max_tasks or time.monotonic() > self.deadline:
+            element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+            raise EngineError(f"engine step budget exceeded after {self.count} tasks at element {element}: "
+                              "the diagram loops without waiting for a person or a timer", element)
+
+
 class Instance:
     """One running workflow. Wraps a ``BpmnWorkflow``; its methods take and return plain data."""
 
@@ -237,10 +261,16 @@ class Instance:
     # -- running -------------------------------------------------------------------------
 
     def run_engine(self) -> None:
-        """Run engine tasks until only human tasks or waits remain; diagram errors → EngineError."""
+        """Run engine tasks until only human tasks or waits remain; diagram errors → EngineError.
+
+        One call may run at most ``ENGINE_MAX_TASKS`` engine tasks and take ``ENGINE_MAX_SECONDS``:
+        a diagram that loops through scripts and gateways without waiting for a person or a timer
+        would otherwise never return.
+        """
+        budget = _EngineBudget(ENGINE_MAX_TASKS, ENGINE_MAX_SECONDS)
         try:
             self.workflow.refresh_timers()
-            self.workflow.do_engine_steps()
+            self.workflow.do_engine_steps(did_complete_task=budget.task_done)
         except EngineError:
             raise
         except Exception as exc:

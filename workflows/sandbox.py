@@ -9,6 +9,20 @@ and enforces a per-evaluation time limit (and a coarse memory-growth limit) with
 
 Errors inside diagram code reach the caller as SpiffWorkflow ``WorkflowTaskException`` whose
 ``task`` (and so ``task.task_spec.bpmn_id``) names the element.
+
+The time limit cannot be caught: ``try`` (any form) and ``with`` are refused at compile time, so
+no handler, ``finally:`` or ``__exit__`` in diagram code runs once the tracer fired.
+
+Residual risk (what this in-process sandbox does *not* guarantee): the tracer only runs between
+bytecodes of diagram code, so one C-level call cannot be interrupted, and the memory check runs
+at the same points. The guards refuse the cheap amplifiers before they run (``seq * n``, ``+``,
+``+=``, ``extend``, ``translate``, ``%``/f-string widths, big integers, ``sum`` of non-numbers,
+and ``sorted``/``min``/``max``/``list.sort``/f-string fields over inputs whose nested size, see
+:func:`workflows.sandbox_guards.nested_size`, is above one million). They do not bound every C
+call: within its time limit a loop can still ``append`` some 10**5 references to a list of a
+million items, and a single ``==``, ``<``, ``in``, ``hash()``, ``str()``/``repr()``, ``set()`` or
+``list.index`` over that structure then runs (and may allocate) for minutes. Running diagram code
+in a separate process with a hard CPU/memory limit would be the complete fix.
 """
 
 from __future__ import annotations

@@ -32,8 +32,9 @@ class SandboxTimeout(SandboxError):
 class _Deadline(BaseException):
     """Raised by the tracer inside sandboxed code.
 
-    A ``BaseException`` so that ``except Exception`` in diagram code cannot swallow it (bare
-    ``except:`` and ``finally:`` are refused at compile time). It is converted into
+    Diagram code cannot catch it: ``try`` and ``with`` are refused at compile time. It is a
+    ``BaseException`` so that ``except Exception`` in helper code it passes through does not
+    swallow it either. It is converted into
     ``SandboxTimeout`` (or ``SandboxError`` for memory) as soon as it leaves the sandbox.
     """
 

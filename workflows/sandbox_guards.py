@@ -2,9 +2,16 @@
 
 The policy (``SandboxPolicy``) rewrites the operators that can allocate without bound
 (``*``, ``**``, ``<<``, ``+``, ``%`` and their augmented forms, f-string format specs) into calls
-to the guard helpers below, which refuse oversized results *before* allocating. It also refuses
-bare ``except:``, ``finally:`` and exception handlers that are not plain class names, so that the
-time-limit signal cannot be swallowed by diagram code.
+to the guard helpers below, which refuse oversized results *before* allocating. Sizes count nested
+contents (see :func:`nested_size`): ``[big_list] * 300`` is refused although it holds only 300
+references, because printing, comparing or serializing it visits 300 copies of ``big_list``.
+
+It refuses ``try`` (``except``/``finally``/``except*``) and ``with`` statements outright, so no
+diagram code can catch the time-limit signal or run code after it fired.
+
+``sum`` only adds numbers, and ``sorted``/``min``/``max``/``list.sort`` and f-string fields refuse
+inputs whose nested size is above ``MAX_ITEMS`` (their C loops cannot be interrupted by the time
+limit). See :mod:`workflows.sandbox` for what remains possible.
 
 ``guard_globals()`` returns the names RestrictedPython-compiled code expects (``_getattr_``,
 ``_getitem_``...) plus a curated ``__builtins__``.
@@ -16,6 +23,8 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Iterable
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from RestrictedPython import RestrictingNodeTransformer, safe_builtins
@@ -44,7 +53,76 @@ _FORBIDDEN_NAMES = frozenset({
 _DENIED_ATTRIBUTES = frozenset({"mro", "format", "format_map"})
 
 
-def _too_many(what: str, n: int) -> SandboxError:
+MAX_NESTING = 100
+"""Deepest nesting :func:`nested_size` follows; deeper data cannot be repeated or concatenated."""
+
+_FLAT_SIZED = frozenset({str, bytes, bytearray, range})
+_DICT_VIEWS = frozenset({type({}.keys()), type({}.values()), type({}.items())})
+_CONTAINERS = frozenset({list, tuple, set, frozenset, dict}) | _DICT_VIEWS
+_SIZED = _FLAT_SIZED | _CONTAINERS
+
+
+def nested_size(obj: Any, budget: int = MAX_ITEMS) -> int:
+    """The number of items in ``obj`` counting nested contents, exact up to ``budget``.
+
+    A list, tuple, set, dict (keys and values) or dict view counts its length plus the nested size
+    of each element; a string, bytes or range counts its length; anything else counts 0. A shared
+    object counts every time it occurs, as ``str()``, ``==`` or serializing would visit it.
+
+    Counting stops as soon as the total exceeds ``budget``: the result is then a lower bound
+    (still above ``budget``), and the cost stays proportional to ``budget``. Data nested deeper
+    than ``MAX_NESTING`` levels, or containing itself, raises ``SandboxError``.
+    """
+    if type(obj) not in _SIZED:
+        return 0
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(item: Any, depth: int, room: int) -> int:
+        n = len(item)
+        if n > room or type(item) in _FLAT_SIZED or n == 0:
+            return n
+        key = id(item)
+        known = memo.get(key)
+        if known is not None:
+            return known
+        if key in active or depth >= MAX_NESTING:
+            raise SandboxError(f"data nested more than {MAX_NESTING} levels deep (or containing itself) "
+                               "cannot be repeated, concatenated, sorted or formatted")
+        if type(item) in _DICT_VIEWS:
+            mapping = item.mapping  # a read-only proxy of the dict
+            parts: tuple[Any, ...] = (mapping.keys(), mapping.values())
+        elif type(item) is dict:
+            parts = (item.keys(), item.values())
+        else:
+            parts = (item,)
+        active.add(key)
+        total = n
+        for part in parts:
+            if _SIZED.isdisjoint(map(type, part)):  # the common case: no nested contents, C speed
+                continue
+            for element in part:
+                kind = type(element)
+                if kind in _FLAT_SIZED:
+                    total += len(element)
+                elif kind in _CONTAINERS:
+                    total += size(element, depth + 1, room - total)
+                else:
+                    continue
+                if total > room:
+                    active.discard(key)
+                    return total
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    return size(obj, 0, budget)
+
+
+def _too_many(what: str, n: int, nested: bool = False) -> SandboxError:
+    if nested:
+        return SandboxError(f"{what} would create a sequence of at least {n:,} items counting the "
+                            f"contents of nested lists, dicts and strings; the limit is {MAX_ITEMS:,}")
     return SandboxError(f"{what} would create a sequence of {n} items; the limit is {MAX_ITEMS:,}")
 
 
@@ -57,15 +135,34 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def _check_repeat(seq: Any, times: int) -> None:
+    """Refuse ``seq * times`` when the result's nested size would exceed ``MAX_ITEMS``."""
+    if times <= 0 or len(seq) == 0:
+        return
+    if len(seq) * times > MAX_ITEMS:
+        raise _too_many("multiplication", len(seq) * times)
+    size = nested_size(seq, MAX_ITEMS // times)
+    if size * times > MAX_ITEMS:
+        raise _too_many("multiplication", size * times, nested=True)
+
+
+def _check_concat(what: str, a: Any, b: Any, count_a: bool = True) -> None:
+    """Refuse ``a + b`` (or ``a += b`` with ``count_a=False``: only ``len(a)`` counts, as ``a``'s
+    contents are not copied) when the result's nested size would exceed ``MAX_ITEMS``."""
+    flat = len(a) + len(b)
+    if flat > MAX_ITEMS:
+        raise _too_many(what, flat)
+    size_a = nested_size(a, MAX_ITEMS) if count_a else len(a)
+    total = size_a + nested_size(b, MAX_ITEMS - size_a) if size_a <= MAX_ITEMS else size_a
+    if total > MAX_ITEMS:
+        raise _too_many(what, total, nested=True)
+
+
 def _check_mul(a: Any, b: Any) -> None:
     if isinstance(a, _SEQ) and isinstance(b, int):
-        n = len(a) * b
-        if n > MAX_ITEMS:
-            raise _too_many("multiplication", n)
+        _check_repeat(a, b)
     elif isinstance(b, _SEQ) and isinstance(a, int):
-        n = len(b) * a
-        if n > MAX_ITEMS:
-            raise _too_many("multiplication", n)
+        _check_repeat(b, a)
     elif _is_int(a) and _is_int(b):
         bits = a.bit_length() + b.bit_length()
         if bits > MAX_INT_BITS:
@@ -97,11 +194,9 @@ def guarded_lshift(a: Any, b: Any) -> Any:
 
 
 def guarded_add(a: Any, b: Any) -> Any:
-    """``a + b`` refusing concatenations longer than ``MAX_ITEMS``."""
+    """``a + b`` refusing concatenations whose nested size is above ``MAX_ITEMS``."""
     if isinstance(a, _SEQ) and isinstance(b, _SEQ):
-        n = len(a) + len(b)
-        if n > MAX_ITEMS:
-            raise _too_many("concatenation", n)
+        _check_concat("concatenation", a, b)
     return a + b
 
 
@@ -134,7 +229,10 @@ def guarded_mod(a: Any, b: Any) -> Any:
 
 
 def guarded_format_value(value: Any, conversion: int, spec: str) -> str:
-    """One f-string ``{value!conv:spec}`` field, refusing widths above ``MAX_ITEMS``."""
+    """One f-string ``{value!conv:spec}`` field, refusing widths above ``MAX_ITEMS`` and
+    containers whose nested size is above it."""
+    if type(value) in _CONTAINERS:
+        _check_input("an f-string field", value)
     if conversion == ord("r"):
         value = repr(value)
     elif conversion == ord("s"):
@@ -158,9 +256,8 @@ def guarded_inplacevar(op: str, x: Any, y: Any) -> Any:
     """``x op= y`` for a plain name (RestrictedPython's ``_inplacevar_``) with size guards."""
     if op == "+=":
         if isinstance(x, _SEQ) and isinstance(y, Iterable) and hasattr(y, "__len__"):
-            n = len(x) + len(y)  # type: ignore[arg-type]
-            if n > MAX_ITEMS:
-                raise _too_many("concatenation", n)
+            # a list grows in place (its old contents are not copied); a str/tuple is rebuilt
+            _check_concat("concatenation", x, y, count_a=not isinstance(x, (list, bytearray)))
         return operator.iadd(x, y)
     if op == "*=":
         _check_mul(x, y)
@@ -208,9 +305,25 @@ def _expandtabs_guard(s: str | bytes, method: Callable[..., Any]) -> Callable[..
 def _extend_guard(seq: list[Any] | bytearray, method: Callable[..., Any]) -> Callable[..., Any]:
     def extend(items: Iterable[Any]) -> Any:
         if hasattr(items, "__len__"):
-            _check_width(len(seq) + len(items), "extend")  # type: ignore[arg-type]
+            _check_concat("extend", seq, items, count_a=False)
         return method(items)
     return extend
+
+
+def _translate_guard(s: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    def translate(table: Any) -> Any:
+        if isinstance(table, dict):
+            longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
+            _check_width(len(s) * max(longest, 1), "translate")
+        return method(table)
+    return translate
+
+
+def _sort_guard(seq: list[Any], method: Callable[..., Any]) -> Callable[..., Any]:
+    def sort(*, key: Any = None, reverse: bool = False) -> None:
+        _check_input("list.sort()", seq)
+        method(key=key, reverse=reverse)
+    return sort
 
 
 def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
@@ -231,8 +344,12 @@ def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
             return _join_guard(obj, value)
         if name == "expandtabs":
             return _expandtabs_guard(obj, value)
+        if name == "translate" and isinstance(obj, str):
+            return _translate_guard(obj, value)
     elif isinstance(obj, (list, bytearray)) and name == "extend":
         return _extend_guard(obj, value)
+    elif isinstance(obj, list) and name == "sort":
+        return _sort_guard(obj, value)
     return value
 
 
@@ -242,6 +359,59 @@ def limited_range(*args: int) -> range:
     if len(r) > MAX_ITEMS:
         raise _too_many("range", len(r))
     return r
+
+
+_NUMBERS = (int, float, complex, Decimal, Fraction)
+
+
+def safe_sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
+    """``sum`` for numbers only: adding lists or strings copies them over and over in C."""
+    if not isinstance(start, _NUMBERS):
+        raise SandboxError(f"sum() only adds numbers, not {type(start).__name__}")
+    total: Any = start
+    for value in iterable:
+        if not isinstance(value, _NUMBERS):
+            raise SandboxError(f"sum() only adds numbers, not {type(value).__name__}; to join lists use "
+                               "a comprehension such as [x for part in parts for x in part], "
+                               "to join strings use ''.join(...)")
+        total = total + value
+    return total
+
+
+def _check_input(name: str, items: Any) -> None:
+    n = nested_size(items, MAX_ITEMS)
+    if n > MAX_ITEMS:
+        raise SandboxError(f"{name} was given at least {n:,} items counting the contents of nested "
+                           f"lists, dicts and strings; the limit is {MAX_ITEMS:,}")
+
+
+def safe_sorted(iterable: Iterable[Any], /, *, key: Any = None, reverse: bool = False) -> list[Any]:
+    """``sorted`` refusing inputs whose nested size is above ``MAX_ITEMS``."""
+    items = list(iterable)
+    _check_input("sorted()", items)
+    items.sort(key=key, reverse=reverse)
+    return items
+
+
+def _extreme(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    def extreme(*args: Any, **kwargs: Any) -> Any:
+        if not args:
+            return func(*args, **kwargs)  # the builtin's own TypeError
+        if len(args) == 1:
+            items = list(args[0])
+        elif "default" in kwargs:
+            raise TypeError(f"Cannot specify a default for {name}() with multiple positional arguments")
+        else:
+            items = list(args)
+        _check_input(f"{name}()", items)
+        return func(items, **kwargs)
+    extreme.__name__ = name
+    extreme.__doc__ = f"``{name}`` refusing inputs whose nested size is above ``MAX_ITEMS``."
+    return extreme
+
+
+safe_min = _extreme("min", min)
+safe_max = _extreme("max", max)
 
 
 def _guarded_getitem(obj: Any, key: Any) -> Any:
@@ -262,7 +432,7 @@ def sandbox_builtins() -> dict[str, Any]:
     """The curated ``__builtins__`` of diagram code."""
     names = {k: v for k, v in safe_builtins.items() if k not in _UNSAFE_BUILTINS}
     names.update({
-        "len": len, "min": min, "max": max, "sum": sum, "sorted": sorted, "abs": abs,
+        "len": len, "min": safe_min, "max": safe_max, "sum": safe_sum, "sorted": safe_sorted, "abs": abs,
         "round": round, "any": any, "all": all, "dict": dict, "list": list, "set": set,
         "frozenset": frozenset, "tuple": tuple, "str": str, "int": int, "float": float,
         "bool": bool, "enumerate": enumerate, "zip": zip, "reversed": reversed,
@@ -345,18 +515,15 @@ class SandboxPolicy(RestrictingNodeTransformer):
         self.error(node, "import statements are not allowed in diagram code")
         return node
 
-    def visit_Try(self, node: ast.Try) -> ast.AST:
-        """Refuse ``finally:`` (it would run after the time limit fired)."""
-        if node.finalbody:
-            self.error(node, "'finally:' blocks are not allowed in diagram code")
-        return self._visit_children(node)
+    def visit_Try(self, node: ast.AST) -> ast.AST:
+        """Refuse ``try`` in every form: a handler (or ``finally:``) could catch or outlive the
+        time-limit signal, e.g. when looking up the handler's name itself raises ``NameError``."""
+        self.error(node, "try/except is not allowed in diagram code")
+        return node
 
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
-        """Allow only ``except Name`` / ``except (Name, ...)``."""
-        if node.type is None:
-            self.error(node, "a bare 'except:' is not allowed; name the exception, e.g. 'except ValueError:'")
-        else:
-            names = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
-            if not all(isinstance(n, ast.Name) for n in names):
-                self.error(node, "'except' must name exception classes, e.g. 'except (KeyError, ValueError):'")
-        return super().visit_ExceptHandler(node)
+    visit_TryStar = visit_Try
+
+    def visit_With(self, node: ast.AST) -> ast.AST:
+        """Refuse ``with``: a context manager's ``__exit__`` could swallow the time-limit signal."""
+        self.error(node, "'with' statements are not allowed in diagram code")
+        return node
