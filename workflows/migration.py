@@ -30,7 +30,7 @@ from cases.audit import Actor, AuditAction, record
 from cases.models import Case, User
 from cases.permissions import Action, can
 from cases.roles import role_for_lane
-from workflows import projection
+from workflows import engine, projection
 from workflows.deploy import latest_version
 from workflows.engine import _MEMO_ATTR, _SPEC_REGISTRY, Definition, EngineError, Instance, _engine_error
 from workflows.errors import Conflict, Forbidden, NotFound
@@ -227,10 +227,13 @@ def _all_tasks(wf: Any) -> list[Any]:
 
 def _advance(instance: Instance) -> None:
     """Run engine tasks the new version made READY; timers are left to the timer sweep (which
-    audits them)."""
+    audits them). The same step budget as ``Instance.run_engine`` applies."""
+    budget = engine._EngineBudget(engine.ENGINE_MAX_TASKS, engine.ENGINE_MAX_SECONDS)
     try:
-        instance.workflow.do_engine_steps()
-    except Exception as exc:  # noqa: BLE001 -- diagram code of the new version
+        instance.workflow.do_engine_steps(did_complete_task=budget.task_done)
+    except EngineError:
+        raise
+    except Exception as exc:
         raise _engine_error(exc) from exc
     instance._check_consistent()
 
@@ -323,7 +326,7 @@ def migrate_case(session: Session, *, case: Case, user: User | None, target: Pro
     except EngineError as exc:
         raise Conflict(f"case {case.number} cannot be migrated to v{target.version}: the engine failed "
                        f"at '{exc.element_id or '?'}': {exc.message}", case_id=case.id) from exc
-    except Exception as exc:  # noqa: BLE001 -- a state the target's specs cannot represent
+    except Exception as exc:
         raise Conflict(f"case {case.number} cannot be migrated to v{target.version}: the migrated state "
                        f"does not load ({exc.__class__.__name__}: {exc})", case_id=case.id) from exc
 

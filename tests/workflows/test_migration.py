@@ -232,3 +232,56 @@ def test_claims_survive_a_migration(session: Session, core_deployed: Any) -> Non
     session.expire_all()
     row = session.get(HumanTask, task.id)
     assert (row.state, row.claimed_by_id, row.draft) == ("ready", w.users["mediator"].id, {"note": "草稿"})
+
+
+def test_migration_inside_a_running_called_process(session: Session, world: Any) -> None:
+    """The shipped dispute process waits in its called process ``prevention``: a new version that
+    renames the open task there migrates the subprocess too, and the case carries on."""
+    from datetime import date
+
+    from cases.audit import Actor
+    from cases.models import Case
+    from cases.roles import Role
+    from cases.services import open_case
+    from tests.bpmn.bpmn_routes import lead
+    from workflows import services
+    from workflows.deploy import read_bundle, read_forms
+
+    repo = FIXTURES.parents[1]
+    files, forms = read_bundle([repo / "bpmn"]), read_forms(repo / "forms" / "definitions")
+    deploy(session, files, forms)
+    session.commit()
+    grid = world.users["grid"]
+    case: Case = open_case(session, actor=grid, actor_role=Role.GRID_WORKER, org_unit=world.units["grid-1"],
+                           title="通道堆物纠纷", category="neighbour", parties=[
+                               {"role": "applicant", "name": "张伟"}, {"role": "respondent", "name": "李娜"}])
+    services.start_case(session, case, Actor(grid.id, grid.username, Role.GRID_WORKER))
+    session.commit()
+    task = open_task(session, case)
+    assert (task.spec_id, task.process_id) == ("register_lead", "prevention")
+
+    files = dict(files)
+    files["prevention.bpmn"] = _replace(files["prevention.bpmn"].decode("utf-8"),
+                                        '<bpmn:userTask id="register_lead" name="登记纠纷线索">',
+                                        '<bpmn:userTask id="register_lead" name="登记纠纷线索（新版）">').encode("utf-8")
+    [v2] = [v for v in deploy(session, files, forms) if v.process_id == "dispute"]
+    session.commit()
+    plan = migration.check_migration(session, case)
+    assert plan.can_migrate, plan.reasons
+    assert plan.changed == {"prevention/register_lead": ["bpmn_name"]}
+    assert plan.affected_tasks == ["prevention/register_lead"]
+    migration.migrate_case(session, case=case, user=world.users["admin"])
+    session.commit()
+    assert version_of(session, case) == v2.version
+    task = open_task(session, case)
+    assert (task.spec_id, task.name) == ("register_lead", "登记纠纷线索（新版）")
+
+    _, data = lead()
+    data = {**data, "occurred_on": date.today().isoformat()}
+    result = complete(session, task, grid, data)
+    assert result.error is None
+    session.expire_all()
+    assert session.get(WorkflowInstance, case.id).status == "running"
+    assert [t.spec_id for t in session.scalars(select(HumanTask).where(
+        HumanTask.case_id == case.id, HumanTask.state == "ready"))] != []
+    assert verify_chains(session, case.id)[1] == []
