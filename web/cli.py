@@ -93,15 +93,26 @@ def init(demo: bool) -> None:
 @cli.command()
 @click.option("--host", default=lambda: os.environ.get("FENGQIAO_HOST", "127.0.0.1"))
 @click.option("--port", type=int, default=lambda: int(os.environ.get("FENGQIAO_PORT", "5000")))
-def serve(host: str, port: int) -> None:
-    """Serve the web app (with the in-process timer sweep)."""
-    from werkzeug.serving import run_simple
+@click.option("--workers", type=int, default=lambda: int(os.environ.get("FENGQIAO_WORKERS", "1")),
+              help="Worker processes (more than one needs PostgreSQL to pay off).")
+@click.option("--threads", type=int, default=lambda: int(os.environ.get("FENGQIAO_THREADS", "4")))
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web app with gunicorn, the in-process timer sweep running in each worker."""
+    from gunicorn.app.base import BaseApplication
 
     from web import create_app
 
-    app = create_app({"RUN_TIMER_SWEEP": True})
-    click.echo(f"Fengqiao on http://{host}:{port}/")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                               "worker_class": "gthread", "accesslog": "-", "timeout": 60}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app({"RUN_TIMER_SWEEP": True})
+
+    click.echo(f"Fengqiao on http://{host}:{port}/ (gunicorn, {workers} worker(s) × {threads} threads)")
+    Server().run()
 
 
 @cli.command()
