@@ -153,3 +153,13 @@ def test_retry_page(client: Any, session: Any, core_deployed: Any) -> None:
     assert done.status_code == 302
     detail = client.get(f"/api/v1/cases/{case.id}", headers=token(client, "admin")).get_json()
     assert detail["status"] == "open"
+
+
+def test_police_open_cases_in_the_town_their_station_serves(client: Any, core_deployed: Any) -> None:
+    h = token(client, "police")
+    resp = client.post("/api/v1/cases", headers=h, json={"title": "酒后滋事", "category": "damages",
+                                                         "org_unit": "village", "process_id": "core_case"})
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["org_unit"] == "village"
+    assert_error(client.post("/api/v1/cases", headers=token(client, "grid"), json={
+        "title": "x", "category": "other", "org_unit": "town", "process_id": "core_case"}), 403, "forbidden")

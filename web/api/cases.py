@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from cases.audit import Actor, AuditEvent, chain_for
 from cases.models import Case, OrgUnit
-from cases.permissions import CREATE_ROLES, Action, can
+from cases.permissions import CREATE_ROLES, Action, can, jurisdiction
 from cases.queries import search_cases
 from cases.services import DomainError, open_case
 from web.api.errors import error_response
@@ -78,7 +78,8 @@ def create_case(args: dict[str, Any]) -> Any:
         if unit is None:
             return error_response(422, "validation_failed", f"unknown org unit '{args['org_unit']}'",
                                   {"org_unit": [f"unknown org unit '{args['org_unit']}'"]})
-        membership = next((m for m in memberships if m.org_unit.contains(unit) or m.role == "admin"), None)
+        membership = next((m for m in memberships
+                           if m.role == "admin" or jurisdiction(m.org_unit).contains(unit)), None)
         if membership is None:
             return error_response(403, "forbidden", f"you may not open cases at {unit.code}")
     else:

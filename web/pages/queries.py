@@ -17,6 +17,7 @@ from cases.models import Case, CaseGrant, OrgUnit, Party, User
 from cases.permissions import UNIT_ROLES, Action, can, jurisdiction
 from cases.roles import Role
 from web.db import db
+from workflows.inbox import tasks_for
 from workflows.models import HumanTask, WorkflowTimer
 
 DUE_SOON = timedelta(days=3)
@@ -48,19 +49,18 @@ def _sort_key(task: HumanTask) -> tuple[int, datetime, int]:
 
 
 def inbox_tasks(user: User) -> tuple[list[HumanTask], list[HumanTask]]:
-    """(tasks claimed by ``user``, unclaimed tasks ``user`` may do), most urgent first."""
-    query = select(HumanTask).where(HumanTask.state == "ready")
-    roles = user.roles()
-    if Role.ADMIN not in roles:
-        granted = {g.role for g in db().scalars(select(CaseGrant).where(CaseGrant.user_id == user.id))}
-        query = query.where(HumanTask.role.in_(sorted(roles | granted)))
+    """(tasks claimed by ``user``, unclaimed tasks ``user`` may do), most urgent first.
+
+    The database query is already scoped by role × org subtree and grants (``workflows.inbox``);
+    ``can`` is asked again for each task so the inbox never disagrees with the task page.
+    """
     mine, unit = [], []
-    for task in db().scalars(query.order_by(HumanTask.id)):
-        if task.claimed_by_id == user.id:
-            mine.append(task)
-        elif task.claimed_by_id is None and can(user, Action.TASK_COMPLETE, task.case,
-                                                  task_role=task.role, task_unit=task.org_unit):
-            unit.append(task)
+    for task in db().scalars(tasks_for(user)):
+        if task.claimed_by_id not in (None, user.id):
+            continue
+        if not can(user, Action.TASK_COMPLETE, task.case, task_role=task.role, task_unit=task.org_unit):
+            continue
+        (mine if task.claimed_by_id == user.id else unit).append(task)
     return sorted(mine, key=_sort_key), sorted(unit, key=_sort_key)
 
 
