@@ -269,7 +269,6 @@ def _case_by_number(session: Session, number: str, county: str | None = None) ->
 def document(case_number: str, kind: str, output: Path, lang: str | None, username: str | None,
              county: str | None) -> None:
     """Generate a document of a case from its data, store it as a new version and write the PDF."""
-    from cases.models import User
     from documents.completeness import IncompleteDocumentError
     from documents.kinds import KINDS
     from web.casefile import service
@@ -279,11 +278,7 @@ def document(case_number: str, kind: str, output: Path, lang: str | None, userna
         raise click.ClickException(f"unknown document kind '{kind}'; expected one of: {', '.join(KINDS)}")
     with _session() as session:
         case = _case_by_number(session, case_number, county)
-        user = None
-        if username:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise click.ClickException(f"no user '{username}'")
+        user = _user_by_name(session, username)
         try:
             doc = service.generate(session, case, kind, user, lang, ui_lang=lang or case.language)
         except IncompleteDocumentError as exc:
@@ -325,7 +320,6 @@ def export_case(case_number: str, output: Path, county: str | None) -> None:
 def migrate(case_number: str, to_version: int | None, dry_run: bool, username: str | None,
             county: str | None) -> None:
     """Move a running case to another deployed version of its process; exit 1 when refused."""
-    from cases.models import User
     from workflows.errors import Conflict, WorkflowServiceError
     from workflows.migration import check_migration, migrate_case, version_by_number
     from workflows.models import WorkflowInstance
@@ -335,11 +329,7 @@ def migrate(case_number: str, to_version: int | None, dry_run: bool, username: s
         wi = session.get(WorkflowInstance, case.id)
         if wi is None:
             raise click.ClickException(f"case {case_number} has no workflow")
-        user = None
-        if username:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise click.ClickException(f"no user '{username}'")
+        user = _user_by_name(session, username)
         try:
             target = (version_by_number(session, wi.process_version.process_id, to_version)
                       if to_version else None)
@@ -448,6 +438,18 @@ def holidays_remove(day: str) -> None:
     if not found:
         raise click.ClickException(f"{day} is not in the calendar")
     click.echo(f"{day} removed")
+
+
+def _user_by_name(session: Session, username: str | None) -> Any:
+    """The named user, or None when no name was given; an unknown name is a clear error."""
+    if not username:
+        return None
+    from cases.models import User
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user '{username}'")
+    return user
 
 
 def _redact(url: str) -> str:

@@ -260,7 +260,7 @@ class Instance:
 
     # -- running -------------------------------------------------------------------------
 
-    def run_engine(self) -> None:
+    def run_engine(self, refresh_timers: bool = True) -> None:
         """Run engine tasks until only human tasks or waits remain; diagram errors → EngineError.
 
         One call may run at most ``ENGINE_MAX_TASKS`` engine tasks and take ``ENGINE_MAX_SECONDS``:
@@ -269,7 +269,8 @@ class Instance:
         """
         budget = _EngineBudget(ENGINE_MAX_TASKS, ENGINE_MAX_SECONDS)
         try:
-            self.workflow.refresh_timers()
+            if refresh_timers:
+                self.workflow.refresh_timers()
             self.workflow.do_engine_steps(did_complete_task=budget.task_done)
         except EngineError:
             raise

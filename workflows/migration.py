@@ -30,9 +30,9 @@ from cases.audit import Actor, AuditAction, record
 from cases.models import Case, User
 from cases.permissions import Action, can
 from cases.roles import role_for_lane
-from workflows import engine, projection
+from workflows import projection
 from workflows.deploy import latest_version
-from workflows.engine import _MEMO_ATTR, _SPEC_REGISTRY, Definition, EngineError, Instance, _engine_error
+from workflows.engine import _MEMO_ATTR, _SPEC_REGISTRY, Definition, EngineError, Instance
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.models import ProcessVersion, WorkflowInstance
 from workflows.services import _lock_instance, calendar, definition_for, load_instance
@@ -227,15 +227,8 @@ def _all_tasks(wf: Any) -> list[Any]:
 
 def _advance(instance: Instance) -> None:
     """Run engine tasks the new version made READY; timers are left to the timer sweep (which
-    audits them). The same step budget as ``Instance.run_engine`` applies."""
-    budget = engine._EngineBudget(engine.ENGINE_MAX_TASKS, engine.ENGINE_MAX_SECONDS)
-    try:
-        instance.workflow.do_engine_steps(did_complete_task=budget.task_done)
-    except EngineError:
-        raise
-    except Exception as exc:
-        raise _engine_error(exc) from exc
-    instance._check_consistent()
+    audits them)."""
+    instance.run_engine(refresh_timers=False)
 
 
 # -- services ------------------------------------------------------------------------------------
