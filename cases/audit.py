@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, bindparam, insert, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cases.db import Base
@@ -115,38 +116,72 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(payload, ensure_ascii=False, default=str))
 
 
-def _locked_head(session: Session, chain: str) -> AuditChainHead:
-    """The chain's head row, locked; created first if missing without racing a concurrent creator
-    (``INSERT … ON CONFLICT DO NOTHING``, then lock whichever row won)."""
-    query = select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
-    head = session.execute(query).scalar_one_or_none()
-    if head is not None:
-        return head
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS)
-                    .on_conflict_do_nothing(index_elements=["chain"]))
-    return session.execute(query.execution_options(populate_existing=True)).scalar_one()
+_INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
+_MOVE_HEAD = (update(AuditChainHead.__table__)
+              .where(AuditChainHead.__table__.c.chain == bindparam("head_chain")))
+# Built once and executed with parameters: no per-call statement construction or coercion.
+
+HEADS_KEY = "fengqiao.audit_heads"
+"""``session.info`` key: the (seq, hash) of each chain head this transaction holds locked."""
+
+
+def _locked_head(session: Session, chain: str) -> list[Any]:
+    """The chain head as ``[seq, hash]``, locked for the rest of the transaction.
+
+    The first append to a chain in a transaction reads the head row ``FOR UPDATE`` (created first
+    when missing, without racing a concurrent creator: ``INSERT … ON CONFLICT DO NOTHING``, then
+    lock whichever row won); later appends in the same transaction reuse what it holds. The
+    session forgets it when any transaction or savepoint ends (``_forget_heads``).
+    """
+    heads: dict[str, list[Any]] = session.info.setdefault(HEADS_KEY, {})
+    held = heads.get(chain)
+    if held is not None:
+        return held
+    conn = session.connection()  # Core on the transaction's connection: no autoflush
+    table = AuditChainHead.__table__
+    query = select(table.c.seq, table.c.hash).where(table.c.chain == chain).with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        conn.execute(upsert(table).values(chain=chain, seq=0, hash=GENESIS)
+                     .on_conflict_do_nothing(index_elements=["chain"]))
+        row = conn.execute(query).one()
+    held = heads[chain] = [row.seq, row.hash]
+    return held
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_heads(session: Session, _transaction: Any) -> None:
+    # Commit, rollback or a savepoint's end: what this session remembers may no longer hold.
+    session.info.pop(HEADS_KEY, None)
 
 
 def record(session: Session, *, actor: Actor, action: str, case_id: int | None = None,
            payload: dict[str, Any] | None = None) -> AuditEvent:
-    """Append one event to the case's chain (or the system chain) and flush."""
+    """Append one event to the case's chain (or the system chain).
+
+    Written at once with two Core statements (insert the event, move the head), not through the
+    unit of work: the audit trail is on every write path. Returns the event as a detached object.
+    """
     chain = chain_for(case_id)
     head = _locked_head(session, chain)
-    event = AuditEvent(
-        chain=chain, seq=head.seq + 1, case_id=case_id, actor_user_id=actor.user_id,
+    entry = AuditEvent(
+        chain=chain, seq=head[0] + 1, case_id=case_id, actor_user_id=actor.user_id,
         actor_username=actor.username, actor_role=actor.role,
         at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), action=action,
-        payload=_json_safe(payload or {}), prev_hash=head.hash)
-    event.hash = event_hash(event.fields(), event.prev_hash)
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
-    session.flush()
-    return event
+        payload=_json_safe(payload or {}), prev_hash=head[1])
+    fields = entry.fields()
+    entry.hash = event_hash(fields, entry.prev_hash)
+    conn = session.connection()
+    entry.id = conn.execute(_INSERT_EVENT, {**fields, "prev_hash": entry.prev_hash,
+                                            "hash": entry.hash}).scalar_one()
+    conn.execute(_MOVE_HEAD, {"head_chain": chain, "seq": entry.seq, "hash": entry.hash})
+    head[0], head[1] = entry.seq, entry.hash
+    return entry
 
 
 @dataclass(frozen=True)

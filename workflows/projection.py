@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from cases.audit import Actor, AuditAction, record
@@ -40,44 +40,50 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
             actor: Actor) -> list[HumanTask]:
     """Store the state and project READY human tasks and waiting timers (flush only).
 
-    Returns the case's open human tasks after the step.
+    Returns the case's open human tasks after the step. Everything is read first and written in
+    one flush at the end (the audit trail and the timers go through Core on the same connection).
     """
-    wi.state = instance.dump()
-    wi.serializer_version = SERIALIZER_VERSION
-    wi.lock_version = (wi.lock_version or 0) + 1
-    wi.completed_steps = instance.completed_task_count()
-    wi.updated_at = utcnow()
+    state = instance.dump()
     infos = {info.task_id: info for info in instance.ready_human_tasks()}
+    timers = instance.waiting_timers()
     # While a called process waits (e.g. a red lead waiting for the police inside prevention), the
     # top workflow's data is stale: the open tasks carry the latest values (the DMN's colour).
     current = dict(instance.data)
     for task_id in infos:
         current.update({k: v for k, v in instance.task_data(task_id).items() if k in SYNCED_KEYS})
+    completed = instance.is_completed()
+
+    with session.no_autoflush:
+        # The open rows, and rows of tasks that come back under the same engine id (e.g. after a
+        # retry re-opens the step that was cancelled when the case went into error). Pending
+        # in-memory changes win over what the query matched (the task just completed is "ready"
+        # in the database but not any more in the session).
+        rows = session.scalars(select(HumanTask).options(lazyload("*")).where(
+            HumanTask.case_id == case.id,
+            or_(HumanTask.state == "ready", HumanTask.task_id.in_(list(infos)))).order_by(HumanTask.id)).all()
+    existing = {row.task_id: row for row in rows if row.state == "ready"}
+    earlier = {row.task_id: row for row in rows if row.state != "ready"}
+
+    wi.state = state
+    wi.serializer_version = SERIALIZER_VERSION
+    wi.lock_version = (wi.lock_version or 0) + 1
+    wi.completed_steps = instance.completed_task_count()
+    wi.updated_at = utcnow()
     _sync_case_fields(case, current)
-
-    timers = instance.waiting_timers()
     if timers or wi.next_timer_at is not None or wi.status is None:
-        session.execute(delete(WorkflowTimer).where(WorkflowTimer.case_id == case.id))
-    for t in timers:
-        session.add(WorkflowTimer(case_id=case.id, task_id=t.task_id, spec_id=t.spec_id, name=t.name,
-                                  documentation=t.documentation, due_at=t.due_at))
-    wi.next_timer_at = min((t.due_at for t in timers), default=None)
+        _replace_timers(session, case.id, timers)
+    due = min((t.due_at for t in timers), default=None)
+    wi.next_timer_at = due
 
-    existing = {t.task_id: t for t in ready_tasks(session, case.id)}
     open_rows = []
     for task_id, row in existing.items():
         if task_id in infos:
             open_rows.append(row)
         else:
             row.state = "cancelled"  # e.g. interrupted by a boundary timer or a withdrawal
-    due = min((t.due_at for t in timers), default=None)
-    new_ids = [task_id for task_id in infos if task_id not in existing]
-    # A task can come back under the same engine id (e.g. after a retry re-opens the step that was
-    # cancelled when the case went into error): re-open its row instead of inserting a duplicate.
-    earlier = {row.task_id: row for row in session.scalars(
-        select(HumanTask).options(lazyload("*")).where(HumanTask.task_id.in_(new_ids)))} if new_ids else {}
-    for task_id in new_ids:
-        info = infos[task_id]
+    for task_id, info in infos.items():
+        if task_id in existing:
+            continue
         role = role_for_lane(info.lane)
         row = earlier.get(task_id) or HumanTask(case_id=case.id, task_id=task_id)
         row.spec_id, row.process_id, row.name, row.lane = info.spec_id, info.process_id, info.name, info.lane
@@ -85,10 +91,11 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
         row.documents, row.case_action, row.instructions = info.documents, info.case_action, info.instructions
         row.due_at, row.state, row.claimed_by_id = due, "ready", None
         row.completed_by_id = row.completed_at = None
+        row.case, row.org_unit = case, case.org_unit  # already loaded: no lazy load when read back
         session.add(row)
         open_rows.append(row)
         case.stage = info.process_id
-    if instance.is_completed():
+    if completed:
         wi.status = "completed"
         if case.status != CaseStatus.CLOSED:
             case.status = CaseStatus.CLOSED
@@ -102,6 +109,23 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     cache.stage(session, case.id, cache.state_token(wi.lock_version, wi.process_version.sha256,
                                                     wi.updated_at), instance)
     return open_rows
+
+
+_TIMERS = WorkflowTimer.__table__
+_DELETE_TIMERS = delete(_TIMERS).where(_TIMERS.c.case_id == bindparam("timer_case_id"))
+
+
+def _replace_timers(session: Session, case_id: int, timers: list[Any]) -> None:
+    """Replace the case's waiting timers (Core on the session's connection: no unit of work)."""
+    conn = session.connection()
+    conn.execute(_DELETE_TIMERS, {"timer_case_id": case_id})
+    for obj in [o for o in session.identity_map.values() if isinstance(o, WorkflowTimer)]:
+        if obj.case_id == case_id:
+            session.expunge(obj)  # as an ORM delete would: the rows are gone
+    if timers:
+        conn.execute(insert(_TIMERS), [
+            {"case_id": case_id, "task_id": t.task_id, "spec_id": t.spec_id, "name": t.name,
+             "documentation": t.documentation, "due_at": t.due_at} for t in timers])
 
 
 def save_step(session: Session, case: Case, wi: WorkflowInstance, instance: Instance,
@@ -130,7 +154,7 @@ def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineEr
     wi.error_message = exc.message[:2000]
     wi.error_element = exc.element_id
     wi.next_timer_at = None  # no timer fires while the case is in error; retry re-projects them
-    session.execute(delete(WorkflowTimer).where(WorkflowTimer.case_id == case.id))
+    _replace_timers(session, case.id, [])
     wi.lock_version = (wi.lock_version or 0) + 1
     case.status = CaseStatus.ERROR
     for row in ready_tasks(session, case.id):
