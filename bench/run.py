@@ -62,8 +62,12 @@ def fresh_postgres() -> str | None:
     return make_url(PG_SERVER).set(database="fengqiao_bench").render_as_string(hide_password=False)
 
 
+SERVER_THREADS = 4
+"""Threads per gunicorn worker, as ``fengqiao serve`` runs it (gthread, keep-alive connections)."""
+
+
 class Server:
-    def __init__(self, url: str, workers: int, tmp: Path) -> None:
+    def __init__(self, url: str, workers: int, tmp: Path, threads: int = SERVER_THREADS) -> None:
         self.port = free_port()
         env = {**os.environ, "FENGQIAO_DATABASE_URL": url, "FENGQIAO_SECRET_KEY": "bench-secret",
                "FENGQIAO_LOGIN_MAX_FAILURES": "1000"}
@@ -71,7 +75,7 @@ class Server:
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-             "--worker-class", "sync", "--keep-alive", "30", "web.wsgi:app"],
+             "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30", "web.wsgi:app"],
             cwd=ROOT, env=env, stdout=log, stderr=log)
         wait_ready(self.port)
 
@@ -133,7 +137,8 @@ def main() -> None:
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="fengqiao-bench-"))
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                               "server": {"worker_class": "gthread", "threads_per_worker": SERVER_THREADS}}
     engine = summary(engine_measure())
     results["engine_step_ms"] = engine
     results["agreement_render_ms"] = agreement_render()

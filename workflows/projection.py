@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy import bindparam, delete, insert, inspect, or_, select
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
 from cases.models import RISK_COLOURS, Case, CaseStatus, Level, OrgUnit
 from cases.roles import role_for_lane
 from workflows import cache
+from workflows import rows as rows_
 from workflows.engine import SERIALIZER_VERSION, EngineError, Instance
 from workflows.models import HumanTask, WorkflowInstance, WorkflowTimer
 
@@ -29,10 +31,10 @@ def ready_tasks(session: Session, case_id: int) -> list[HumanTask]:
 
 def _sync_case_fields(case: Case, data: dict[str, Any]) -> None:
     colour = data.get("risk_colour")
-    if colour in RISK_COLOURS:
+    if colour in RISK_COLOURS and case.risk_colour != colour:
         case.risk_colour = colour
     outcome = data.get("outcome")
-    if isinstance(outcome, str) and outcome:
+    if isinstance(outcome, str) and outcome and case.outcome != outcome[:40]:
         case.outcome = outcome[:40]
 
 
@@ -40,8 +42,8 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
             actor: Actor) -> list[HumanTask]:
     """Store the state and project READY human tasks and waiting timers (flush only).
 
-    Returns the case's open human tasks after the step. Everything is read first and written in
-    one flush at the end (the audit trail and the timers go through Core on the same connection).
+    Returns the case's open human tasks after the step. Everything is read first; the state, task
+    and timer rows are then written through Core (``workflows.rows``), not the unit of work.
     """
     state = instance.dump()
     infos = {info.task_id: info for info in instance.ready_human_tasks()}
@@ -64,47 +66,53 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     existing = {row.task_id: row for row in rows if row.state == "ready"}
     earlier = {row.task_id: row for row in rows if row.state != "ready"}
 
-    wi.state = state
-    wi.serializer_version = SERIALIZER_VERSION
-    wi.lock_version = (wi.lock_version or 0) + 1
-    wi.completed_steps = instance.completed_task_count()
-    wi.updated_at = utcnow()
-    _sync_case_fields(case, current)
+    lock_version = (wi.lock_version or 0) + 1  # read before a new row's flush applies its default
+    if inspect(wi).pending:
+        session.flush()  # a case being started: its workflow row is inserted first
+    now = utcnow()
+    due = min((t.due_at for t in timers), default=None)
     if timers or wi.next_timer_at is not None or wi.status is None:
         _replace_timers(session, case.id, timers)
-    due = min((t.due_at for t in timers), default=None)
-    wi.next_timer_at = due
+    _sync_case_fields(case, current)
 
     open_rows = []
     for task_id, row in existing.items():
         if task_id in infos:
             open_rows.append(row)
-        else:
-            row.state = "cancelled"  # e.g. interrupted by a boundary timer or a withdrawal
+        else:  # e.g. interrupted by a boundary timer or a withdrawal
+            rows_.update_row(session, row, {"state": "cancelled"})
     for task_id, info in infos.items():
         if task_id in existing:
             continue
         role = role_for_lane(info.lane)
-        row = earlier.get(task_id) or HumanTask(case_id=case.id, task_id=task_id)
-        row.spec_id, row.process_id, row.name, row.lane = info.spec_id, info.process_id, info.name, info.lane
-        row.role, row.org_unit_id, row.form_key = str(role) if role else "admin", case.org_unit_id, info.form_key
-        row.documents, row.case_action, row.instructions = info.documents, info.case_action, info.instructions
-        row.due_at, row.state, row.claimed_by_id = due, "ready", None
-        row.completed_by_id = row.completed_at = None
-        row.case, row.org_unit = case, case.org_unit  # already loaded: no lazy load when read back
-        session.add(row)
+        values = {"spec_id": info.spec_id, "process_id": info.process_id, "name": info.name,
+                  "lane": info.lane, "role": str(role) if role else "admin", "org_unit_id": case.org_unit_id,
+                  "form_key": info.form_key, "documents": info.documents, "case_action": info.case_action,
+                  "instructions": info.instructions, "due_at": due, "state": "ready", "claimed_by_id": None,
+                  "completed_by_id": None, "completed_at": None}
+        row = earlier.get(task_id)
+        if row is not None:
+            rows_.update_row(session, row, values)
+        else:
+            row = rows_.insert_row(session, HumanTask, {**values, "case_id": case.id, "task_id": task_id,
+                                                        "draft": None, "created_at": now})
+        # Already loaded: reading them back (inbox, API answer) needs no query.
+        set_committed_value(row, "case", case)
+        set_committed_value(row, "org_unit", case.org_unit)
         open_rows.append(row)
-        case.stage = info.process_id
-    if completed:
-        wi.status = "completed"
-        if case.status != CaseStatus.CLOSED:
-            case.status = CaseStatus.CLOSED
-            case.closed_at = utcnow()
-            case.closed_level = case.closed_level or case.level
-            record(session, actor=actor, action=AuditAction.CASE_CLOSED, case_id=case.id,
-                   payload={"outcome": case.outcome, "level": case.closed_level})
-    else:
-        wi.status = "running"
+        if case.stage != info.process_id:
+            case.stage = info.process_id
+    status = "completed" if completed else "running"
+    rows_.update_row(session, wi, {
+        "state": state, "serializer_version": SERIALIZER_VERSION, "lock_version": lock_version,
+        "completed_steps": instance.completed_task_count(), "updated_at": now, "next_timer_at": due,
+        "status": status})
+    if completed and case.status != CaseStatus.CLOSED:
+        case.status = CaseStatus.CLOSED
+        case.closed_at = utcnow()
+        case.closed_level = case.closed_level or case.level
+        record(session, actor=actor, action=AuditAction.CASE_CLOSED, case_id=case.id,
+               payload={"outcome": case.outcome, "level": case.closed_level})
     session.flush()
     cache.stage(session, case.id, cache.state_token(wi.lock_version, wi.process_version.sha256,
                                                     wi.updated_at), instance)

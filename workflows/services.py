@@ -22,7 +22,7 @@ from cases.permissions import Action, can
 from cases.services import replace_parties
 from forms.definition import FormDefinition, load_definition
 from forms.schema import validate_submission
-from workflows import cache, projection
+from workflows import cache, projection, rows
 from workflows.deploy import latest_version, settings
 from workflows.engine import SERIALIZER_VERSION, Definition, EngineError, Instance
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed, WorkflowServiceError
@@ -196,7 +196,8 @@ def complete_task(session: Session, *, human_task_id: int, user: User, data: dic
         clean = data
     actor = Actor(user.id, user.username, _acting_role(user, task))
     instance = load_instance(session, wi)
-    task.state, task.completed_by_id, task.completed_at, task.draft = "completed", user.id, utcnow(), None
+    rows.update_row(session, task, {"state": "completed", "completed_by_id": user.id,
+                                    "completed_at": utcnow(), "draft": None})
     record(session, actor=actor, action=AuditAction.TASK_COMPLETED, case_id=case.id,
            payload={"task": task.spec_id, "name": task.name, "form": task.form_key, "data": clean})
     if isinstance(clean.get("parties"), list) and clean["parties"]:

@@ -1,0 +1,52 @@
+"""Write mapped rows through Core on the session's connection, keeping loaded objects in step.
+
+A completion writes a handful of rows; the unit of work's flush machinery costs more than the
+statements themselves. ``update_row`` and ``insert_row`` run one statement each (built once per
+table, the SET/VALUES columns taken from the parameters) and record what they wrote as the
+objects' committed state, so the session neither writes them again nor serves stale values.
+They take effect at once, in the caller's transaction; the caller still commits once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import Insert, Update
+
+T = TypeVar("T")
+
+_updates: dict[Table, Update] = {}
+_inserts: dict[Table, Insert] = {}
+
+
+def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
+    """``UPDATE`` the row of persistent ``obj`` with ``values`` (attribute name = column name)."""
+    state = inspect(obj)
+    if not state.persistent:
+        raise ValueError(f"{type(obj).__name__} is not persistent; flush it first")
+    table = state.mapper.local_table
+    stmt = _updates.get(table)
+    if stmt is None:
+        (pk,) = table.primary_key.columns
+        stmt = _updates[table] = update(table).where(pk == bindparam("row_pk"))
+    (pk_value,) = state.identity
+    session.connection().execute(stmt, {"row_pk": pk_value, **values})
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+
+
+def insert_row(session: Session, cls: type[T], values: dict[str, Any]) -> T:
+    """``INSERT`` a row with ``values`` (give every column the caller will read) and return it as
+    a persistent object of ``cls``, its generated ``id`` set."""
+    table = cls.__table__  # type: ignore[attr-defined]
+    stmt = _inserts.get(table)
+    if stmt is None:
+        stmt = _inserts[table] = insert(table).returning(table.c.id)
+    new_id = session.connection().execute(stmt, values).scalar_one()
+    obj = cls(id=new_id, **values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
