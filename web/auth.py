@@ -9,6 +9,7 @@ from flask import Flask, current_app, request
 from flask_login import LoginManager, current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import joinedload
 
 from cases.audit import SYSTEM_CHAIN, Actor, AuditAction, AuditEvent, record
 from cases.db import utcnow
@@ -93,7 +94,11 @@ def user_from_token(token: str) -> User | None:
         data: Any = _serializer().loads(token, max_age=current_app.config["TOKEN_MAX_AGE_SECONDS"])
     except (SignatureExpired, BadSignature):
         return None
-    user = db().get(User, data.get("uid")) if isinstance(data, dict) else None
+    uid = data.get("uid") if isinstance(data, dict) else None
+    # One statement for the user and their memberships (each with its org unit): every API call
+    # starts here.
+    user = db().execute(select(User).where(User.id == uid).options(joinedload(User.memberships))
+                        ).unique().scalar_one_or_none() if isinstance(uid, int) else None
     if user is None or not user.is_active or user.password_hash[-16:] != data.get("pw"):
         return None
     return user
