@@ -16,15 +16,15 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from workflows.sandbox import make_script_engine
+from workflows.state_writer import StateWriter
 
 SERIALIZER_VERSION = "spiff-1.5+ref-1"
 HUMAN_TASK_CLASSES = ("UserTask", "ManualTask", "NoneTask")
@@ -73,55 +73,16 @@ def load_specs(spec_json: str) -> tuple[Any, dict[str, Any]]:
     return spec, subs
 
 
-_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
-_MEMO_ATTR = "_fengqiao_task_memo"
-
-
-def _tasks_to_dict(converter: Any, workflow: Any) -> dict[str, Any]:
-    """Convert a workflow's tasks, reusing the dicts of tasks that can no longer change.
-
-    SpiffWorkflow never prunes history, so a long case re-converts hundreds of finished tasks on
-    every save. A finished task whose parent is finished too is immutable (its data delta is taken
-    against that parent), so its dict is memoised on the workflow object, checked against a
-    signature of what could still differ.
-    """
-    memo: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = workflow.__dict__.setdefault(_MEMO_ATTR, {})
-    out: dict[str, Any] = {}
-    for tid, task in workflow.tasks.items():
-        key = str(tid)
-        parent = task.parent
-        if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
-            sig = (task.state, task.last_state_change, len(task._children),
-                   parent.state if parent is not None else None)
-            hit = memo.get(key)
-            if hit is None or hit[0] != sig:
-                hit = (sig, converter.registry.convert(task))
-                memo[key] = hit
-            out[key] = hit[1]
-        else:
-            out[key] = converter.registry.convert(task)
-    return out
-
-
-def _workflow_dict(converter: Any, workflow: Any) -> dict[str, Any]:
-    """``WorkflowConverter.to_dict`` with memoised finished tasks (same keys and values)."""
-    return {
-        "data": converter.registry.convert(converter.registry.clean(workflow.data)),
-        "correlations": workflow.correlations,
-        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
-        "success": workflow.success,
-        "completed": workflow.completed,
-        "tasks": _tasks_to_dict(converter, workflow),
-        "root": str(workflow.task_tree.id),
-    }
-
-
 def _by_reference_serializer(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflowSerializer:
-    """A serializer whose workflow JSON names the spec instead of embedding it."""
+    """A serializer whose workflow JSON names the spec instead of embedding it.
+
+    Its ``to_dict`` is SpiffWorkflow's, task for task (no memo): ``Instance.dump`` writes the same
+    JSON faster with ``workflows.state_writer.StateWriter``.
+    """
 
     class Converter(BpmnWorkflowConverter):
         def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-            dct = _workflow_dict(self, workflow)
+            dct = WorkflowConverter.to_dict(self, workflow)
             dct["spec"] = workflow.spec.name
             dct["subprocess_specs"] = {}
             dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
@@ -139,16 +100,8 @@ def _by_reference_serializer(spec: Any, subprocess_specs: dict[str, Any]) -> Bpm
             workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
             return workflow
 
-    class SubConverter(BpmnSubWorkflowConverter):
-        def to_dict(self, workflow: BpmnSubWorkflow) -> dict[str, Any]:
-            dct = _workflow_dict(self, workflow)
-            dct["parent_task_id"] = str(workflow.parent_task_id)
-            dct["spec"] = workflow.spec.name
-            return dct
-
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = Converter
-    config[BpmnSubWorkflow] = SubConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
@@ -252,9 +205,7 @@ class Instance:
     def dump(self) -> str:
         """The state as JSON; task data that cannot be stored (left by diagram code) → EngineError."""
         try:
-            dct = self.definition.serializer.to_dict(self.workflow)
-            dct[self.definition.serializer.VERSION_KEY] = self.definition.serializer.VERSION
-            return json.dumps(dct, cls=self.definition.serializer._encoder_cls, ensure_ascii=False)
+            return StateWriter(self.definition.serializer).state(self.workflow)
         except (TypeError, ValueError, RecursionError) as exc:
             raise EngineError(f"the case data cannot be saved: {exc.__class__.__name__}: {exc}") from exc
 
@@ -311,9 +262,7 @@ class Instance:
         Returns ``(element id, before, after)`` for each changed task so the caller can audit it.
         """
         changed = []
-        for task in self._all_tasks():
-            if task.state != TaskState.ERROR:
-                continue
+        for task in self._tasks_in(TaskState.ERROR):
             bpmn_id = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
             if patch:
                 before = {k: task.data.get(k) for k in patch}
@@ -324,7 +273,7 @@ class Instance:
 
     def error_tasks(self) -> list[str]:
         return [getattr(t.task_spec, "bpmn_id", None) or t.task_spec.name
-                for t in self._all_tasks() if t.state == TaskState.ERROR]
+                for t in self._tasks_in(TaskState.ERROR)]
 
     # -- reading -------------------------------------------------------------------------
 
@@ -334,6 +283,12 @@ class Instance:
         for sp in self.workflow.subprocesses.values():
             tasks.extend(sp.tasks.values())
         return tasks
+
+    def _tasks_in(self, states: int) -> list[Any]:
+        """The tasks (workflow and subprocesses, in ``_all_tasks`` order) whose state is one of ``states``
+        (a mask): one flat scan, cheap on a long history."""
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        return [t for wf in workflows for t in wf.tasks.values() if t._state & states]
 
     def _ready_human_task(self, task_id: str) -> Any:
         try:
@@ -346,8 +301,8 @@ class Instance:
 
     def ready_human_tasks(self) -> list[HumanTaskInfo]:
         result = []
-        for task in self._all_tasks():
-            if task.state != TaskState.READY or not task.task_spec.manual:
+        for task in self._tasks_in(TaskState.READY):
+            if not task.task_spec.manual:
                 continue
             spec = task.task_spec
             props = (spec.extensions or {}).get("properties", {}) if hasattr(spec, "extensions") else {}
@@ -395,7 +350,7 @@ class Instance:
         return self.workflow.is_completed() and not self._open_tasks()
 
     def completed_task_count(self) -> int:
-        return sum(1 for t in self._all_tasks() if t.state == TaskState.COMPLETED)
+        return len(self._tasks_in(TaskState.COMPLETED))
 
     def path_element_ids(self) -> tuple[list[str], list[str]]:
         """(completed element ids, ready/waiting element ids) for marking a diagram."""
@@ -411,14 +366,13 @@ class Instance:
         return sorted(set(done)), sorted(set(open_))
 
     def _open_tasks(self) -> list[Any]:
-        return [t for t in self._all_tasks()
-                if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
-                and t.task_spec.__class__.__name__ not in ("_EndJoin", "BpmnStartTask")]
+        return [t for t in self._tasks_in(TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+                if t.task_spec.__class__.__name__ not in ("_EndJoin", "BpmnStartTask")]
 
     def _check_consistent(self) -> None:
         """Refuse to carry on when the engine stopped short: a READY engine task left unrun, or a
         workflow reported complete while work remains (the depth-limit failure mode)."""
-        stuck = [t for t in self._all_tasks() if t.state == TaskState.READY and not t.task_spec.manual]
+        stuck = [t for t in self._tasks_in(TaskState.READY) if not t.task_spec.manual]
         if stuck:
             bpmn_id = getattr(stuck[0].task_spec, "bpmn_id", None) or stuck[0].task_spec.name
             raise EngineError(f"engine left task '{bpmn_id}' READY without running it "

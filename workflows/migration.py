@@ -32,10 +32,11 @@ from cases.permissions import Action, can
 from cases.roles import role_for_lane
 from workflows import projection
 from workflows.deploy import latest_version
-from workflows.engine import _MEMO_ATTR, _SPEC_REGISTRY, Definition, EngineError, Instance
+from workflows.engine import _SPEC_REGISTRY, Definition, EngineError, Instance
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.models import ProcessVersion, WorkflowInstance
 from workflows.services import _lock_instance, calendar, definition_for, load_instance
+from workflows.state_writer import MEMO_ATTR
 
 # SpiffArena's reset mask: open tasks are reset and re-predicted against the new spec.
 RESET_MASK = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -211,9 +212,9 @@ class _InstanceDiff:
         for task in _all_tasks(wf):
             if task.id in deadlines and task.state == TaskState.WAITING:
                 task._set_internal_data(event_value=deadlines[task.id])
-        # Memoised task dicts (see engine._tasks_to_dict) may name a spec that was just swapped.
+        # Cached task fragments (see workflows.state_writer) may name a spec that was just swapped.
         for workflow in [wf, *wf.subprocesses.values()]:
-            workflow.__dict__.pop(_MEMO_ATTR, None)
+            workflow.__dict__.pop(MEMO_ATTR, None)
         instance.definition = target
         return len(dropped)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from workflows import engine
+from workflows import engine, state_writer
 from workflows.engine import Definition, EngineError, Instance, dump_specs
 from workflows.parsing import load_bundle
 
@@ -23,7 +23,7 @@ def definition(path: Path, process_id: str) -> Definition:
 def fresh_dump(instance: Instance) -> str:
     """The same instance serialized with every memo dropped."""
     for wf in [instance.workflow, *instance.workflow.subprocesses.values()]:
-        wf.__dict__.pop(engine._MEMO_ATTR, None)
+        wf.__dict__.pop(state_writer.MEMO_ATTR, None)
     return instance.dump()
 
 
