@@ -67,7 +67,8 @@ SERVER_THREADS = 4
 
 
 class Server:
-    def __init__(self, url: str, workers: int, tmp: Path, threads: int = SERVER_THREADS) -> None:
+    def __init__(self, url: str, workers: int, tmp: Path, threads: int = SERVER_THREADS,
+                 worker_class: str = "gthread") -> None:
         self.port = free_port()
         env = {**os.environ, "FENGQIAO_DATABASE_URL": url, "FENGQIAO_SECRET_KEY": "bench-secret",
                "FENGQIAO_LOGIN_MAX_FAILURES": "1000"}
@@ -75,7 +76,7 @@ class Server:
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-             "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30", "web.wsgi:app"],
+             "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "30", "web.wsgi:app"],
             cwd=ROOT, env=env, stdout=log, stderr=log)
         wait_ready(self.port)
 

@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -98,6 +110,11 @@ def chain_for(case_id: int | None) -> str:
     return f"case:{case_id}" if case_id is not None else SYSTEM_CHAIN
 
 
+def case_chain(case_id: ColumnElement[int]) -> ColumnElement[str]:
+    """``chain_for`` as an SQL expression of a case id column (to join a case's chain head)."""
+    return literal("case:") + cast(case_id, String)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who did something: a user acting in a role, or the system (timers, migrations)."""
@@ -152,6 +169,12 @@ def _locked_head(session: Session, chain: str) -> list[Any]:
         row = conn.execute(query).one()
     held = heads[chain] = [row.seq, row.hash]
     return held
+
+
+def hold_head(session: Session, chain: str, seq: int, hash_: str) -> None:
+    """Record a chain head the caller has just read ``FOR UPDATE`` in this transaction (e.g. in
+    the same statement that locked the case), so the next append needs no read of its own."""
+    session.info.setdefault(HEADS_KEY, {})[chain] = [seq, hash_]
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

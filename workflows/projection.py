@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, inspect, or_, select
+from sqlalchemy import bindparam, delete, insert, inspect, select
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -39,12 +39,14 @@ def _sync_case_fields(case: Case, data: dict[str, Any]) -> None:
 
 
 def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instance,
-            actor: Actor) -> list[HumanTask]:
+            actor: Actor, held_rows: list[HumanTask] | None = None) -> list[HumanTask]:
     """Store the state and project READY human tasks and waiting timers (flush only).
 
-    Returns the case's open human tasks after the step. Everything is read first; the state, task
+    ``held_rows``: the case's open task rows when the caller has already read them (under its
+    lock), else they are read here. Returns the case's open human tasks after the step. The state, task
     and timer rows are then written through Core (``workflows.rows``), not the unit of work.
     """
+    lock_version = (wi.lock_version or 0) + 1  # read before a new row's flush applies its default
     state = instance.dump()
     infos = {info.task_id: info for info in instance.ready_human_tasks()}
     timers = instance.waiting_timers()
@@ -55,18 +57,11 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
         current.update({k: v for k, v in instance.task_data(task_id).items() if k in SYNCED_KEYS})
     completed = instance.is_completed()
 
-    with session.no_autoflush:
-        # The open rows, and rows of tasks that come back under the same engine id (e.g. after a
-        # retry re-opens the step that was cancelled when the case went into error). Pending
-        # in-memory changes win over what the query matched (the task just completed is "ready"
-        # in the database but not any more in the session).
-        rows = session.scalars(select(HumanTask).options(lazyload("*")).where(
-            HumanTask.case_id == case.id,
-            or_(HumanTask.state == "ready", HumanTask.task_id.in_(list(infos)))).order_by(HumanTask.id)).all()
-    existing = {row.task_id: row for row in rows if row.state == "ready"}
-    earlier = {row.task_id: row for row in rows if row.state != "ready"}
+    if held_rows is None:
+        held_rows = ready_tasks(session, case.id)
+    # Pending in-memory state wins over what was read: the task just completed is no longer open.
+    existing = {row.task_id: row for row in held_rows if row.state == "ready"}
 
-    lock_version = (wi.lock_version or 0) + 1  # read before a new row's flush applies its default
     if inspect(wi).pending:
         session.flush()  # a case being started: its workflow row is inserted first
     now = utcnow()
@@ -90,12 +85,11 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
                   "form_key": info.form_key, "documents": info.documents, "case_action": info.case_action,
                   "instructions": info.instructions, "due_at": due, "state": "ready", "claimed_by_id": None,
                   "completed_by_id": None, "completed_at": None}
-        row = earlier.get(task_id)
-        if row is not None:
-            rows_.update_row(session, row, values)
-        else:
-            row = rows_.insert_row(session, HumanTask, {**values, "case_id": case.id, "task_id": task_id,
-                                                        "draft": None, "created_at": now})
+        # An upsert: a task can come back under the same engine id (e.g. after a retry re-opens
+        # the step that was cancelled when the case went into error), and then its row is reused.
+        row = rows_.upsert_row(session, HumanTask, {**values, "case_id": case.id, "task_id": task_id,
+                                                    "draft": None, "created_at": now},
+                               key="task_id", update_columns=tuple(values))
         # Already loaded: reading them back (inbox, API answer) needs no query.
         set_committed_value(row, "case", case)
         set_committed_value(row, "org_unit", case.org_unit)
@@ -137,10 +131,10 @@ def _replace_timers(session: Session, case_id: int, timers: list[Any]) -> None:
 
 
 def save_step(session: Session, case: Case, wi: WorkflowInstance, instance: Instance,
-              actor: Actor) -> list[HumanTask] | None:
+              actor: Actor, held_rows: list[HumanTask] | None = None) -> list[HumanTask] | None:
     """``persist``, or — when the new state cannot be stored — the case in error (None)."""
     try:
-        return persist(session, case, wi, instance, actor)
+        return persist(session, case, wi, instance, actor, held_rows)
     except EngineError as exc:  # e.g. diagram code left task data that cannot be stored
         mark_error(session, case, wi, exc, actor)
         return None

@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 _updates: dict[Table, Update] = {}
 _inserts: dict[Table, Insert] = {}
+_upserts: dict[tuple[str, Table, str, tuple[str, ...]], Insert] = {}
 
 
 def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
@@ -47,6 +48,37 @@ def insert_row(session: Session, cls: type[T], values: dict[str, Any]) -> T:
         stmt = _inserts[table] = insert(table).returning(table.c.id)
     new_id = session.connection().execute(stmt, values).scalar_one()
     obj = cls(id=new_id, **values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def upsert_row(session: Session, cls: type[T], values: dict[str, Any], key: str,
+               update_columns: tuple[str, ...]) -> T:
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET update_columns`` and return the row as a persistent
+    object of ``cls``: the object the session already holds for it, brought up to date, or a new
+    one, built from the row the statement returns. ``key`` names a unique column."""
+    table = cls.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    cache_key = (dialect, table, key, update_columns)
+    stmt = _upserts.get(cache_key)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        base = dialect_insert(table)
+        stmt = base.on_conflict_do_update(
+            index_elements=[key], set_={name: base.excluded[name] for name in update_columns},
+        ).returning(*table.columns)
+        _upserts[cache_key] = stmt
+    row = dict(session.connection().execute(stmt, values).one()._mapping)
+    held = session.identity_map.get(inspect(cls).identity_key_from_primary_key((row["id"],)))
+    if held is not None:
+        for name, value in row.items():
+            set_committed_value(held, name, value)
+        return held  # type: ignore[no-any-return]
+    obj = cls(**row)  # what the database holds (an existing row keeps its other columns)
     make_transient_to_detached(obj)
     session.add(obj)
     return obj

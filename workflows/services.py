@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cases.audit import Actor, AuditAction, record
+from cases.audit import Actor, AuditAction, AuditChainHead, case_chain, chain_for, hold_head, record
 from cases.db import utcnow
 from cases.models import Case, CaseStatus, Holiday, User
 from cases.permissions import Action, can
@@ -107,21 +107,38 @@ def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
     return wi
 
 
-def _lock_task(session: Session, human_task_id: int) -> tuple[HumanTask, WorkflowInstance]:
-    """Read a task and its case's workflow row under a lock, in one statement.
+def _lock_task(session: Session, human_task_id: int) -> tuple[HumanTask, WorkflowInstance, list[HumanTask]]:
+    """Read a task, its case's workflow row, the case's other open tasks and its audit chain head
+    under a lock, in one statement; returns (task, workflow row, open task rows).
 
     ``FOR UPDATE`` on PostgreSQL (SQLite transactions hold the write lock from ``BEGIN IMMEDIATE``);
-    ``populate_existing`` so a task already in the session is re-read, not trusted.
+    ``populate_existing`` so rows already in the session are re-read, not trusted. A case whose
+    chain has no head row yet (none is created before its first event) takes the longer way.
     """
-    row = session.execute(
-        select(HumanTask, WorkflowInstance)
+    case_of_task = select(HumanTask.case_id).where(HumanTask.id == human_task_id).scalar_subquery()
+    found = session.execute(
+        select(HumanTask, WorkflowInstance, AuditChainHead.seq, AuditChainHead.hash)
         .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
-        .where(HumanTask.id == human_task_id)
-        .with_for_update(of=[HumanTask, WorkflowInstance])
-        .execution_options(populate_existing=True)).first()
-    if row is None:
-        raise NotFound(f"task {human_task_id} does not exist")
-    return row[0], row[1]
+        .join(AuditChainHead, AuditChainHead.chain == case_chain(HumanTask.case_id))
+        .where(HumanTask.case_id == case_of_task,
+               or_(HumanTask.id == human_task_id, HumanTask.state == "ready"))
+        .order_by(HumanTask.id)
+        .with_for_update(of=[HumanTask, WorkflowInstance, AuditChainHead])
+        .execution_options(populate_existing=True)).all()
+    task = next((r[0] for r in found if r[0].id == human_task_id), None)
+    if task is None:
+        row = session.execute(
+            select(HumanTask, WorkflowInstance)
+            .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
+            .where(HumanTask.id == human_task_id)
+            .with_for_update(of=[HumanTask, WorkflowInstance])
+            .execution_options(populate_existing=True)).first()
+        if row is None:
+            raise NotFound(f"task {human_task_id} does not exist")
+        return row[0], row[1], projection.ready_tasks(session, row[0].case_id)
+    wi, seq, hash_ = found[0][1], found[0][2], found[0][3]
+    hold_head(session, chain_for(task.case_id), seq, hash_)
+    return task, wi, [r[0] for r in found if r[0].state == "ready"]
 
 
 def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = "dispute",
@@ -176,7 +193,7 @@ def check_task_access(user: User, task: HumanTask, action: Action = Action.TASK_
 def complete_task(session: Session, *, human_task_id: int, user: User, data: dict[str, Any],
                   lang: str = "zh", validated: bool = False) -> Completion:
     """Complete one human task with form data; exactly one of several concurrent callers wins."""
-    task, wi = _lock_task(session, human_task_id)
+    task, wi, held_rows = _lock_task(session, human_task_id)
     check_task_access(user, task)
     if task.state != "ready":
         who = task.completed_by.display_name if task.completed_by else None
@@ -211,7 +228,7 @@ def complete_task(session: Session, *, human_task_id: int, user: User, data: dic
         projection.mark_error(session, case, wi, exc, actor, instance)
         return Completion(case.id, error=exc.message)
     projection.apply_case_action(session, case, task, clean, actor)
-    ready = projection.save_step(session, case, wi, instance, actor)
+    ready = projection.save_step(session, case, wi, instance, actor, held_rows)
     if ready is None:
         return Completion(case.id, error=wi.error_message)
     nxt = [t for t in ready if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)]
