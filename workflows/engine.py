@@ -176,6 +176,7 @@ class Instance:
                  holidays: Collection[str] = (), workdays: Collection[str] = ()) -> None:
         self.definition = definition
         self.workflow = workflow
+        self.stored: Any = None  # what the database holds of this state (``workflows.state_rows``)
         self.attach_sandbox(holidays, workdays)
 
     def attach_sandbox(self, holidays: Collection[str] = (), workdays: Collection[str] = ()) -> None:
@@ -195,9 +196,10 @@ class Instance:
         return instance
 
     @classmethod
-    def load(cls, definition: Definition, state: str, holidays: Collection[str] = (),
+    def load(cls, definition: Definition, state: str | dict[str, Any], holidays: Collection[str] = (),
              workdays: Collection[str] = ()) -> Instance:
-        dct = json.loads(state)
+        """The instance of a stored state: its JSON text, or that JSON already parsed (consumed)."""
+        dct = json.loads(state) if isinstance(state, str) else state
         definition.serializer.migrate(dct)  # format migration on load (pops the version key)
         wf = definition.serializer.from_dict(dct)
         return cls(definition, wf, holidays, workdays)
@@ -206,6 +208,13 @@ class Instance:
         """The state as JSON; task data that cannot be stored (left by diagram code) → EngineError."""
         try:
             return StateWriter(self.definition.serializer).state(self.workflow)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise EngineError(f"the case data cannot be saved: {exc.__class__.__name__}: {exc}") from exc
+
+    def dump_parts(self) -> tuple[str, dict[str, list[str]]]:
+        """``dump`` split for row storage (see ``StateWriter.parts`` and ``workflows.state_rows``)."""
+        try:
+            return StateWriter(self.definition.serializer).parts(self.workflow)
         except (TypeError, ValueError, RecursionError) as exc:
             raise EngineError(f"the case data cannot be saved: {exc.__class__.__name__}: {exc}") from exc
 

@@ -30,7 +30,7 @@ from cases.audit import Actor, AuditAction, record
 from cases.models import Case, User
 from cases.permissions import Action, can
 from cases.roles import role_for_lane
-from workflows import projection
+from workflows import projection, state_rows
 from workflows.deploy import latest_version
 from workflows.engine import _SPEC_REGISTRY, Definition, EngineError, Instance
 from workflows.errors import Conflict, Forbidden, NotFound
@@ -282,7 +282,7 @@ def check_migration(session: Session, case: Case, target: ProcessVersion | None 
         raise NotFound(f"case {case.number} has no workflow")
     target = _target_for(session, wi, target)
     holidays, workdays = calendar(session)
-    instance = Instance.load(definition_for(wi.process_version), wi.state, holidays, workdays)
+    instance = state_rows.load(session, wi, definition_for(wi.process_version), holidays, workdays)
     return _plan(case, wi, target, instance)[0]
 
 

@@ -95,3 +95,16 @@ class WorkflowTimer(Base):
     name: Mapped[str] = mapped_column(String(200))
     documentation: Mapped[str] = mapped_column(Text, default="")
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WorkflowTaskState(Base):
+    """One engine task of a case's stored state (see ``workflows.state_rows``): its JSON fragment,
+    the workflow it belongs to (``""`` for the top one, else the subprocess id) and its order."""
+
+    __tablename__ = "workflow_task_states"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ord: Mapped[int] = mapped_column(Integer)
+    workflow_key: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)

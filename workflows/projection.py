@@ -12,9 +12,9 @@ from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
 from cases.models import RISK_COLOURS, Case, CaseStatus, Level, OrgUnit
 from cases.roles import role_for_lane
-from workflows import cache
+from workflows import cache, state_rows
 from workflows import rows as rows_
-from workflows.engine import SERIALIZER_VERSION, EngineError, Instance
+from workflows.engine import EngineError, Instance
 from workflows.models import HumanTask, WorkflowInstance, WorkflowTimer
 
 # Task-data keys the diagrams set that are copied onto the case after every step.
@@ -47,7 +47,7 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     and timer rows are then written through Core (``workflows.rows``), not the unit of work.
     """
     lock_version = (wi.lock_version or 0) + 1  # read before a new row's flush applies its default
-    state = instance.dump()
+    header, state_format = state_rows.save(session, case.id, instance)
     infos = {info.task_id: info for info in instance.ready_human_tasks()}
     timers = instance.waiting_timers()
     # While a called process waits (e.g. a red lead waiting for the police inside prevention), the
@@ -98,7 +98,7 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
             case.stage = info.process_id
     status = "completed" if completed else "running"
     rows_.update_row(session, wi, {
-        "state": state, "serializer_version": SERIALIZER_VERSION, "lock_version": lock_version,
+        "state": header, "serializer_version": state_format, "lock_version": lock_version,
         "completed_steps": instance.completed_task_count(), "updated_at": now, "next_timer_at": due,
         "status": status})
     if completed and case.status != CaseStatus.CLOSED:
@@ -148,10 +148,12 @@ def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineEr
     """
     if instance is not None:
         try:
-            wi.state = instance.dump()
-            wi.serializer_version = SERIALIZER_VERSION
+            state = instance.dump()
         except EngineError:
             pass
+        else:
+            state_rows.forget(session, case.id, instance)
+            wi.state, wi.serializer_version = state, state_rows.FULL_FORMAT
     wi.status = "error"
     wi.error_message = exc.message[:2000]
     wi.error_element = exc.element_id

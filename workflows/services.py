@@ -22,7 +22,7 @@ from cases.permissions import Action, can
 from cases.services import replace_parties
 from forms.definition import FormDefinition, load_definition
 from forms.schema import validate_submission
-from workflows import cache, projection, rows
+from workflows import cache, projection, rows, state_rows
 from workflows.deploy import latest_version, settings
 from workflows.engine import SERIALIZER_VERSION, Definition, EngineError, Instance
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed, WorkflowServiceError
@@ -88,14 +88,14 @@ def load_instance(session: Session, wi: WorkflowInstance) -> Instance:
     if cached is not None:
         cached.attach_sandbox(holidays, workdays)
         return cached
-    return Instance.load(definition_for(version), wi.state, holidays, workdays)
+    return state_rows.load(session, wi, definition_for(version), holidays, workdays)
 
 
 def read_instance(session: Session, wi: WorkflowInstance) -> Instance:
     """The case's instance for reading (pages, documents): deserialized from the stored state,
     leaving the cached live instance to the next step that changes the case."""
     holidays, workdays = calendar(session)
-    return Instance.load(definition_for(wi.process_version), wi.state, holidays, workdays)
+    return state_rows.load(session, wi, definition_for(wi.process_version), holidays, workdays)
 
 
 def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:

@@ -98,6 +98,17 @@ class StateWriter:
         self.encode = serializer._encoder_cls(ensure_ascii=False).encode
 
     def state(self, workflow: BpmnWorkflow) -> str:
+        """The whole state as one JSON text."""
+        return "".join(self._write(workflow, None))
+
+    def parts(self, workflow: BpmnWorkflow) -> tuple[str, dict[str, list[str]]]:
+        """The state split for row storage: the JSON with every ``"tasks"`` object left empty, and
+        per workflow (``""`` for the top one, else the subprocess id) its task fragments in order,
+        each ``"<task id>": {...}`` (the id is the fragment's characters 1 to 37)."""
+        tasks: dict[str, list[str]] = {}
+        return "".join(self._write(workflow, tasks)), tasks
+
+    def _write(self, workflow: BpmnWorkflow, tasks: dict[str, list[str]] | None) -> list[str]:
         # One list of pieces and a single join: the state can be large, and every intermediate copy
         # of it costs as much as the cached fragments save.
         encode, registry = self.encode, self.registry
@@ -109,7 +120,7 @@ class StateWriter:
                 ("parent_task_id", encode(str(sp.parent_task_id))),
                 ("spec", encode(sp.spec.name)),
                 ("typename", encode(registry.typenames[sp.__class__])),
-            ], subprocesses)
+            ], subprocesses, tasks, str(sp_id))
         self._workflow(workflow, [
             ("spec", encode(workflow.spec.name)),
             ("subprocess_specs", "{}"),
@@ -117,11 +128,13 @@ class StateWriter:
             ("bpmn_events", encode(registry.convert(workflow.bpmn_events))),
             ("typename", encode(registry.typenames[workflow.__class__])),
             (self.serializer.VERSION_KEY, encode(self.serializer.VERSION)),
-        ], out)
-        return "".join(out)
+        ], out, tasks, "")
+        return out
 
-    def _workflow(self, workflow: Any, extra: list[tuple[str, str]], out: list[str]) -> None:
-        """``WorkflowConverter.to_dict`` plus ``extra`` keys, as JSON text appended to ``out``."""
+    def _workflow(self, workflow: Any, extra: list[tuple[str, str]], out: list[str],
+                  tasks: dict[str, list[str]] | None, key: str) -> None:
+        """``WorkflowConverter.to_dict`` plus ``extra`` keys, as JSON text appended to ``out``; with
+        ``tasks``, the task fragments go to ``tasks[key]`` and the ``"tasks"`` object stays empty."""
         encode, registry = self.encode, self.registry
         last = workflow.last_task
         out.extend((
@@ -132,10 +145,15 @@ class StateWriter:
             ', "completed": ', encode(workflow.completed),
             ', "tasks": {',
         ))
-        self._tasks(workflow, out)
+        texts: list[str] = []
+        self._tasks(workflow, texts)
+        if tasks is None:
+            out.append(", ".join(texts))
+        else:
+            tasks[key] = texts
         out.extend(('}, "root": ', encode(str(workflow.task_tree.id))))
-        for key, value in extra:
-            out.extend((f', "{key}": ', value))
+        for name, value in extra:
+            out.extend((f', "{name}": ', value))
         out.append("}")
 
     def _tasks(self, workflow: Any, out: list[str]) -> None:
@@ -145,12 +163,7 @@ class StateWriter:
         memo.stamp += 1
         stamp = memo.stamp
         append = out.append
-        first = True
         for task in workflow.tasks.values():
-            if first:
-                first = False
-            else:
-                append(", ")
             # Fast path of ``_entry`` for a finished task whose parent was already seen in this dump.
             e = task.__dict__.get(_ENTRY_ATTR)
             if (e is not None and e.finished and e.memo is memo and e.children == task._children
