@@ -46,7 +46,7 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     lock), else they are read here. Returns the case's open human tasks after the step. The state, task
     and timer rows are then written through Core (``workflows.rows``), not the unit of work.
     """
-    lock_version = (wi.lock_version or 0) + 1  # read before a new row's flush applies its default
+    lock_version = (wi.lock_version or 0) + 1
     header, state_format = state_rows.save(session, case.id, instance)
     infos = {info.task_id: info for info in instance.ready_human_tasks()}
     timers = instance.waiting_timers()

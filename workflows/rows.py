@@ -5,13 +5,17 @@ statements themselves. ``update_row`` and ``insert_row`` run one statement each 
 table, the SET/VALUES columns taken from the parameters) and record what they wrote as the
 objects' committed state, so the session neither writes them again nor serves stale values.
 They take effect at once, in the caller's transaction; the caller still commits once.
+
+The unit of work would undo its own changes in the session when a savepoint or the transaction
+rolls back; for these writes ``_undo_in_session`` does it: rows inserted here leave the session,
+rows updated here are expired (re-read on next access).
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import Table, bindparam, event, insert, inspect, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert, Update
@@ -21,6 +25,30 @@ T = TypeVar("T")
 _updates: dict[Table, Update] = {}
 _inserts: dict[Table, Insert] = {}
 _upserts: dict[tuple[str, Table, str, tuple[str, ...]], Insert] = {}
+WRITTEN_KEY = "fengqiao.core_written"
+"""``session.info`` key: (object, inserted?) for every row written here since the last commit."""
+
+
+def _remember(session: Session, obj: Any, inserted: bool) -> None:
+    session.info.setdefault(WRITTEN_KEY, []).append((obj, inserted))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _undo_in_session(session: Session, _previous_transaction: Any) -> None:
+    # Any rollback, a savepoint's included. Forgetting more than the savepoint wrote is harmless:
+    # those objects are simply read again.
+    for obj, inserted in session.info.pop(WRITTEN_KEY, []):
+        if inspect(obj).session_id != session.hash_key:
+            continue
+        if inserted:
+            session.expunge(obj)
+        else:
+            session.expire(obj)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_written(session: Session) -> None:
+    session.info.pop(WRITTEN_KEY, None)
 
 
 def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
@@ -37,6 +65,7 @@ def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
     session.connection().execute(stmt, {"row_pk": pk_value, **values})
     for key, value in values.items():
         set_committed_value(obj, key, value)
+    _remember(session, obj, inserted=False)
 
 
 def insert_row(session: Session, cls: type[T], values: dict[str, Any]) -> T:
@@ -50,6 +79,7 @@ def insert_row(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     obj = cls(id=new_id, **values)
     make_transient_to_detached(obj)
     session.add(obj)
+    _remember(session, obj, inserted=True)
     return obj
 
 
@@ -77,8 +107,11 @@ def upsert_row(session: Session, cls: type[T], values: dict[str, Any], key: str,
     if held is not None:
         for name, value in row.items():
             set_committed_value(held, name, value)
+        _remember(session, held, inserted=False)
         return held  # type: ignore[no-any-return]
     obj = cls(**row)  # what the database holds (an existing row keeps its other columns)
     make_transient_to_detached(obj)
     session.add(obj)
+    # Expunged on rollback even when the row existed before (re-opened): it is then read again.
+    _remember(session, obj, inserted=True)
     return obj

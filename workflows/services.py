@@ -108,37 +108,40 @@ def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
 
 
 def _lock_task(session: Session, human_task_id: int) -> tuple[HumanTask, WorkflowInstance, list[HumanTask]]:
-    """Read a task, its case's workflow row, the case's other open tasks and its audit chain head
-    under a lock, in one statement; returns (task, workflow row, open task rows).
+    """Lock the task's case, then read the task and the case's open tasks; returns (task, workflow
+    row, open task rows).
 
-    ``FOR UPDATE`` on PostgreSQL (SQLite transactions hold the write lock from ``BEGIN IMMEDIATE``);
-    ``populate_existing`` so rows already in the session are re-read, not trusted. A case whose
-    chain has no head row yet (none is created before its first event) takes the longer way.
+    The case is locked through its workflow row (``FOR UPDATE`` on PostgreSQL; SQLite transactions
+    hold the write lock from ``BEGIN IMMEDIATE``) together with its audit chain head, in one
+    statement: the workflow row first, as every writer of a case takes it. The tasks are read by a
+    second statement, which on PostgreSQL sees every step committed before the lock was granted
+    (a statement that waited for the lock would not); ``populate_existing`` so rows already in the
+    session are re-read, not trusted.
     """
     case_of_task = select(HumanTask.case_id).where(HumanTask.id == human_task_id).scalar_subquery()
-    found = session.execute(
-        select(HumanTask, WorkflowInstance, AuditChainHead.seq, AuditChainHead.hash)
-        .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
-        .join(AuditChainHead, AuditChainHead.chain == case_chain(HumanTask.case_id))
-        .where(HumanTask.case_id == case_of_task,
-               or_(HumanTask.id == human_task_id, HumanTask.state == "ready"))
-        .order_by(HumanTask.id)
-        .with_for_update(of=[HumanTask, WorkflowInstance, AuditChainHead])
-        .execution_options(populate_existing=True)).all()
-    task = next((r[0] for r in found if r[0].id == human_task_id), None)
-    if task is None:
-        row = session.execute(
-            select(HumanTask, WorkflowInstance)
-            .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
-            .where(HumanTask.id == human_task_id)
-            .with_for_update(of=[HumanTask, WorkflowInstance])
-            .execution_options(populate_existing=True)).first()
-        if row is None:
+    locked = session.execute(
+        select(WorkflowInstance, AuditChainHead.seq, AuditChainHead.hash)
+        .join(AuditChainHead, AuditChainHead.chain == case_chain(WorkflowInstance.case_id))
+        .where(WorkflowInstance.case_id == case_of_task)
+        .with_for_update(of=[WorkflowInstance, AuditChainHead])
+        .execution_options(populate_existing=True)).first()
+    if locked is not None:
+        wi = locked[0]
+        hold_head(session, chain_for(wi.case_id), locked[1], locked[2])
+    else:  # no such task, or a case whose chain has no head row yet (none before its first event)
+        wi = session.execute(select(WorkflowInstance).where(WorkflowInstance.case_id == case_of_task)
+                             .with_for_update(of=WorkflowInstance)
+                             .execution_options(populate_existing=True)).scalar_one_or_none()
+        if wi is None:
             raise NotFound(f"task {human_task_id} does not exist")
-        return row[0], row[1], projection.ready_tasks(session, row[0].case_id)
-    wi, seq, hash_ = found[0][1], found[0][2], found[0][3]
-    hold_head(session, chain_for(task.case_id), seq, hash_)
-    return task, wi, [r[0] for r in found if r[0].state == "ready"]
+    rows = session.scalars(
+        select(HumanTask).where(HumanTask.case_id == wi.case_id,
+                                or_(HumanTask.id == human_task_id, HumanTask.state == "ready"))
+        .order_by(HumanTask.id).execution_options(populate_existing=True)).all()
+    task = next((row for row in rows if row.id == human_task_id), None)
+    if task is None:
+        raise NotFound(f"task {human_task_id} does not exist")
+    return task, wi, [row for row in rows if row.state == "ready"]
 
 
 def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = "dispute",
@@ -151,8 +154,9 @@ def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = 
     clocks = settings(version, "clocks.json")
     start_data = {"case_number": case.number, "category": case.category, "level": case.level,
                   "current_level": case.level, "clocks": clocks, **(data or {})}
+    # lock_version 0 until the first save makes it 1, whenever a query flushes the new row.
     wi = WorkflowInstance(case_id=case.id, process_version=version, state="{}",
-                          serializer_version=SERIALIZER_VERSION)
+                          serializer_version=SERIALIZER_VERSION, lock_version=0)
     session.add(wi)
     instance = Instance.create(definition_for(version), start_data, holidays, workdays)
     try:
