@@ -86,39 +86,60 @@ class Server:
         self.log.close()
 
 
-def latency(port: int, cases: int = 40) -> list[float]:
-    """Milliseconds per completion over whole cases (nine user tasks each), one client."""
+def paired_latency(port: int, rounds: int = 40) -> tuple[list[float], list[float]]:
+    """(raw engine step ms, API completion ms): round after round, one whole case (nine user tasks)
+    through the raw engine in this process, then one through the API with one client. Interleaved,
+    so a slower or faster spell of this shared machine weighs on both sides of the ratio alike."""
     api = Api(port)
-    timings = []
-    for _ in range(cases):
+    engine: list[float] = []
+    timings: list[float] = []
+    for _ in range(rounds):
+        engine += engine_measure(cases=1)
         step: tuple[int, str] | None = api.new_case()
         while step is not None:
             t0 = time.perf_counter()
             step = api.complete(*step)
             timings.append((time.perf_counter() - t0) * 1000)
-    return timings
+    return engine, timings
 
 
-def history_growth(port: int, marks: tuple[int, ...] = (10, 200), window: int = 5,
-                   cases: int = 4) -> dict[int, list[float]]:
-    """Latency of the steps taken after ``mark ± window // 2`` completed steps of long cases (return
-    visit after return visit, so both marks time the same kind of step), over ``cases`` cases."""
-    found: dict[int, list[float]] = {m: [] for m in marks}
-    half = window // 2
-    last = max(marks) + half + 1
+class _Case:
+    """One case driven through the API with ``more_visits`` (return visit after return visit)."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.step: tuple[int, str] | None = api.new_case()
+        self.completed = 0
+
+    def advance(self) -> float:
+        assert self.step is not None
+        t0 = time.perf_counter()
+        self.step = self.api.complete(*self.step, more_visits=True)
+        self.completed += 1
+        return (time.perf_counter() - t0) * 1000
+
+
+def paired_growth(port: int, short: int = 10, long: int = 200, rounds: int = 4,
+                  window: int = 10) -> tuple[list[float], list[float]]:
+    """(ms of steps taken after about ``short`` completed steps, ms after about ``long``): each round
+    brings one case to ``long - window // 2`` completed steps and two to ``short - window // 4``,
+    then times ``window`` steps of the long case alternating with ``window`` steps of the short
+    ones. All are return visits, so both sides time the same kind of step, interleaved."""
     api = Api(port)
-    for _ in range(cases):
-        step: tuple[int, str] | None = api.new_case()
-        completed = 0
-        while step is not None and completed < last:
-            t0 = time.perf_counter()
-            step = api.complete(*step, more_visits=True)
-            ms = (time.perf_counter() - t0) * 1000
-            for m in marks:
-                if abs(completed - m) <= half:  # this step ran after ``completed`` steps
-                    found[m].append(ms)
-            completed += 1
-    return found
+    at_short: list[float] = []
+    at_long: list[float] = []
+    for _ in range(rounds):
+        big = _Case(api)
+        while big.completed < long - window // 2:
+            big.advance()
+        smalls = [_Case(api), _Case(api)]
+        for small in smalls:
+            while small.completed < short - window // 4:
+                small.advance()
+        for i in range(window):
+            at_long.append(big.advance())
+            at_short.append(smalls[i % 2].advance())
+    return at_short, at_long
 
 
 def _load_worker(args: tuple[int, float, int]) -> int:
@@ -151,20 +172,16 @@ def main() -> None:
     prepare_database(sqlite_url)
     server = Server(sqlite_url, 1, tmp)
     try:
-        # The raw engine step is timed right before and right after the API, so a slower or
-        # faster spell of this (shared, virtual) machine weighs on both sides of the ratio.
-        engine_timings = engine_measure()
-        api = summary(latency(server.port))
-        engine_timings += engine_measure()
-        growth = history_growth(server.port)
+        engine_timings, api_timings = paired_latency(server.port)
+        at_short, at_long = paired_growth(server.port)
     finally:
         server.stop()
-    engine = summary(engine_timings)
+    engine, api = summary(engine_timings), summary(api_timings)
     results["engine_step_ms"] = engine
     results["api_completion_ms"] = api
     results["api_vs_engine_p50_ratio"] = round(api["p50"] / engine["p50"], 2)
     results["api_vs_engine_p95_ratio"] = round(api["p95"] / engine["p95"], 2)
-    step10, step200 = summary(growth[10]), summary(growth[200])
+    step10, step200 = summary(at_short), summary(at_long)
     results["step10_ms"], results["step200_ms"] = step10, step200
     results["step200_vs_step10_ratio"] = round(step200["p50"] / step10["p50"], 2)
 
