@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
+from workflows import task_iteration
 from workflows.sandbox import make_script_engine
 from workflows.state_writer import StateWriter
 
@@ -44,6 +45,7 @@ def _raise_iterator_depth(limit: int) -> None:
 
 
 _raise_iterator_depth(ITERATOR_MAX_DEPTH)
+task_iteration.install()
 
 
 class EngineError(Exception):

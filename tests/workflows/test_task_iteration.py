@@ -1,0 +1,96 @@
+"""The faster task-tree iteration visits the same tasks in the same order as SpiffWorkflow's own,
+for every kind of query the engine makes, at every step of the shipped routes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+from tests.workflows.test_state_writer import BENCH, SHIPPED, moved_clock
+from workflows import task_iteration
+from workflows.engine import Instance
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "bpmn"))
+from bpmn_routes import ADVANCE_CLOCK, ROUTES, SIGNAL, Route, resolve  # noqa: E402
+
+QUERIES: list[dict[str, Any]] = [
+    {}, {"state": TaskState.READY}, {"state": TaskState.WAITING}, {"state": TaskState.NOT_FINISHED_MASK},
+    {"state": TaskState.FINISHED_MASK}, {"state": TaskState.READY, "manual": False},
+    {"state": TaskState.ANY_MASK, "depth_first": False}, {"state": TaskState.PREDICTED_MASK},
+    {"end_at_spec": "End"}, {"spec_name": "End"}, {"updated_ts": 1.0},
+]
+
+
+def walks(instance: Instance) -> list[list[str]]:
+    """The task ids every query yields, on the top workflow and each subprocess, with both
+    iterator classes."""
+    workflows = [instance.workflow, *instance.workflow.subprocesses.values()]
+    found = []
+    for wf in workflows:
+        for query in QUERIES:
+            found.append([str(t.id) for t in TaskIterator(wf.task_tree, **query)])
+            found.append([str(t.id) for t in BpmnTaskIterator(wf.task_tree, **query)])
+        found.append([str(t.id) for t in BpmnTaskIterator(wf.task_tree, skip_subprocesses=True)])
+    return found
+
+
+def assert_same_walks(instance: Instance, label: str) -> None:
+    fast = walks(instance)
+    with task_iteration.original():
+        slow = walks(instance)
+    assert fast == slow, label
+
+
+def route_trace(route: Route, monkeypatch: pytest.MonkeyPatch, check: bool) -> list[Any]:
+    """Drive ``route`` through the shipped diagrams; returns what the case looked like after each step."""
+    clocks = json.loads((ROOT / "bpmn" / "clocks.json").read_text(encoding="utf-8"))
+    trace: list[Any] = []
+    with moved_clock(monkeypatch) as offset:
+        inst = Instance.create(SHIPPED, {"case_number": "T-1", "category": "neighbour", "level": "village",
+                                         "current_level": "village", "clocks": clocks})
+        inst.run_engine()
+        for i, (name, data) in enumerate(route.steps):
+            if name == ADVANCE_CLOCK:
+                offset[0] += timedelta(days=data.get("days", 0), hours=data.get("hours", 0))
+                inst.fire_timers()
+            elif name == SIGNAL:
+                assert inst.send_signal(data["name"])
+            else:
+                ready = [t for t in inst.ready_human_tasks() if t.spec_id == name]
+                assert ready, f"step {i}: {name} not ready"
+                today = (datetime.now(UTC) + offset[0] + timedelta(hours=8)).date()
+                inst.complete(ready[0].task_id, resolve(data, today))
+            if check:
+                assert_same_walks(inst, f"{route.name}: step {i} ({name})")
+            trace.append(([t.spec_id for t in inst.ready_human_tasks()], [t.spec_id for t in inst.waiting_timers()],
+                          sorted((t.task_spec.name, t.state) for t in inst._all_tasks())))
+        trace.append(inst.data.get("outcome"))
+    return trace
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_same_walks_and_same_run_on_every_route(route: Route, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = route_trace(route, monkeypatch, check=True)
+    with task_iteration.original():
+        slow = route_trace(route, monkeypatch, check=False)
+    assert fast == slow
+    assert fast[-1] == route.outcome
+
+
+def test_same_walks_through_a_long_standard_loop() -> None:
+    from tests.workflows.test_state_writer import _bench_step
+
+    inst = Instance.create(BENCH)
+    inst.run_engine()
+    for step in range(8 + 60):
+        _bench_step(inst, step, more=True)
+        if step % 7 == 0:
+            assert_same_walks(inst, f"bench step {step}")
