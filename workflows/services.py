@@ -112,35 +112,38 @@ def _lock_task(session: Session, human_task_id: int) -> tuple[HumanTask, Workflo
     row, open task rows).
 
     The case is locked through its workflow row (``FOR UPDATE`` on PostgreSQL; SQLite transactions
-    hold the write lock from ``BEGIN IMMEDIATE``) together with its audit chain head, in one
+    hold the write lock from ``BEGIN IMMEDIATE``) together with its audit chain head, in one Core
     statement: the workflow row first, as every writer of a case takes it. The tasks are read by a
     second statement, which on PostgreSQL sees every step committed before the lock was granted
     (a statement that waited for the lock would not); ``populate_existing`` so rows already in the
     session are re-read, not trusted.
     """
     case_of_task = select(HumanTask.case_id).where(HumanTask.id == human_task_id).scalar_subquery()
-    locked = session.execute(
-        select(WorkflowInstance, AuditChainHead.seq, AuditChainHead.hash)
-        .join(AuditChainHead, AuditChainHead.chain == case_chain(WorkflowInstance.case_id))
-        .where(WorkflowInstance.case_id == case_of_task)
-        .with_for_update(of=[WorkflowInstance, AuditChainHead])
-        .execution_options(populate_existing=True)).first()
+    conn = session.connection()  # the lock is plain Core: no entities to build, no autoflush
+    wi_table, heads = WorkflowInstance.__table__, AuditChainHead.__table__
+    locked = conn.execute(
+        select(wi_table.c.case_id, heads.c.seq, heads.c.hash)
+        .join(heads, heads.c.chain == case_chain(wi_table.c.case_id))
+        .where(wi_table.c.case_id == case_of_task)
+        .with_for_update(of=[wi_table, heads])).first()
     if locked is not None:
-        wi = locked[0]
-        hold_head(session, chain_for(wi.case_id), locked[1], locked[2])
+        case_id = locked.case_id
+        hold_head(session, chain_for(case_id), locked.seq, locked.hash)
     else:  # no such task, or a case whose chain has no head row yet (none before its first event)
-        wi = session.execute(select(WorkflowInstance).where(WorkflowInstance.case_id == case_of_task)
-                             .with_for_update(of=WorkflowInstance)
-                             .execution_options(populate_existing=True)).scalar_one_or_none()
-        if wi is None:
+        case_id = conn.execute(select(wi_table.c.case_id).where(wi_table.c.case_id == case_of_task)
+                               .with_for_update()).scalar_one_or_none()
+        if case_id is None:
             raise NotFound(f"task {human_task_id} does not exist")
-    rows = session.scalars(
-        select(HumanTask).where(HumanTask.case_id == wi.case_id,
-                                or_(HumanTask.id == human_task_id, HumanTask.state == "ready"))
+    found = session.execute(
+        select(HumanTask, WorkflowInstance)
+        .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
+        .where(HumanTask.case_id == case_id, or_(HumanTask.id == human_task_id, HumanTask.state == "ready"))
         .order_by(HumanTask.id).execution_options(populate_existing=True)).all()
+    rows = [row[0] for row in found]
     task = next((row for row in rows if row.id == human_task_id), None)
     if task is None:
         raise NotFound(f"task {human_task_id} does not exist")
+    wi = found[0][1]
     return task, wi, [row for row in rows if row.state == "ready"]
 
 
