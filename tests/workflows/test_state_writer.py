@@ -215,25 +215,35 @@ SHIPPED_ROUTES = [
 ]
 
 
+def start_shipped() -> Instance:
+    """A new case on the shipped diagrams, run to its first wait."""
+    clocks = json.loads((ROOT / "bpmn" / "clocks.json").read_text(encoding="utf-8"))
+    inst = Instance.create(SHIPPED, {"case_number": "T-1", "category": "neighbour", "level": "village",
+                                     "current_level": "village", "clocks": clocks})
+    inst.run_engine()
+    return inst
+
+
+def take_step(inst: Instance, i: int, name: str, data: dict[str, Any], offset: list[timedelta]) -> None:
+    """One step of a route: move the clock and fire timers, send a signal, or complete a task."""
+    if name == ADVANCE_CLOCK:
+        offset[0] += timedelta(days=data.get("days", 0), hours=data.get("hours", 0))
+        inst.fire_timers()
+    elif name == SIGNAL:
+        assert inst.send_signal(data["name"])
+    else:
+        matches = [t for t in inst.ready_human_tasks() if t.spec_id == name]
+        assert matches, f"step {i}: {name} not ready: {[t.spec_id for t in inst.ready_human_tasks()]}"
+        today = (datetime.now(UTC) + offset[0] + timedelta(hours=8)).date()
+        inst.complete(matches[0].task_id, resolve(data, today))
+
+
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.name in SHIPPED_ROUTES], ids=lambda r: r.name)
 def test_shipped_routes_dump_and_load_back_at_every_step(route: Route, monkeypatch: pytest.MonkeyPatch) -> None:
-    clocks = json.loads((ROOT / "bpmn" / "clocks.json").read_text(encoding="utf-8"))
     with moved_clock(monkeypatch) as offset:
-        inst = Instance.create(SHIPPED, {"case_number": "T-1", "category": "neighbour", "level": "village",
-                                         "current_level": "village", "clocks": clocks})
-        inst.run_engine()
-        inst = check_dump(inst, "start")
+        inst = check_dump(start_shipped(), "start")
         for i, (name, data) in enumerate(route.steps):
-            if name == ADVANCE_CLOCK:
-                offset[0] += timedelta(days=data.get("days", 0), hours=data.get("hours", 0))
-                inst.fire_timers()
-            elif name == SIGNAL:
-                assert inst.send_signal(data["name"])
-            else:
-                matches = [t for t in inst.ready_human_tasks() if t.spec_id == name]
-                assert matches, f"step {i}: {name} not ready: {[t.spec_id for t in inst.ready_human_tasks()]}"
-                today = (datetime.now(UTC) + offset[0] + timedelta(hours=8)).date()
-                inst.complete(matches[0].task_id, resolve(data, today))
+            take_step(inst, i, name, data, offset)
             loaded = check_dump(inst, f"step {i} ({name})")
             if i % 3 == 2:
                 inst = loaded

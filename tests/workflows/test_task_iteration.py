@@ -3,9 +3,7 @@ for every kind of query the engine makes, at every step of the shipped routes.""
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +11,13 @@ import pytest
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from tests.workflows.test_state_writer import BENCH, SHIPPED, moved_clock
+from tests.workflows.test_state_writer import BENCH, moved_clock, start_shipped, take_step
 from workflows import task_iteration
 from workflows.engine import Instance
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "bpmn"))
-from bpmn_routes import ADVANCE_CLOCK, ROUTES, SIGNAL, Route, resolve  # noqa: E402
+from bpmn_routes import ROUTES, Route  # noqa: E402
 
 QUERIES: list[dict[str, Any]] = [
     {}, {"state": TaskState.READY}, {"state": TaskState.WAITING}, {"state": TaskState.NOT_FINISHED_MASK},
@@ -51,23 +49,11 @@ def assert_same_walks(instance: Instance, label: str) -> None:
 
 def route_trace(route: Route, monkeypatch: pytest.MonkeyPatch, check: bool) -> list[Any]:
     """Drive ``route`` through the shipped diagrams; returns what the case looked like after each step."""
-    clocks = json.loads((ROOT / "bpmn" / "clocks.json").read_text(encoding="utf-8"))
     trace: list[Any] = []
     with moved_clock(monkeypatch) as offset:
-        inst = Instance.create(SHIPPED, {"case_number": "T-1", "category": "neighbour", "level": "village",
-                                         "current_level": "village", "clocks": clocks})
-        inst.run_engine()
+        inst = start_shipped()
         for i, (name, data) in enumerate(route.steps):
-            if name == ADVANCE_CLOCK:
-                offset[0] += timedelta(days=data.get("days", 0), hours=data.get("hours", 0))
-                inst.fire_timers()
-            elif name == SIGNAL:
-                assert inst.send_signal(data["name"])
-            else:
-                ready = [t for t in inst.ready_human_tasks() if t.spec_id == name]
-                assert ready, f"step {i}: {name} not ready"
-                today = (datetime.now(UTC) + offset[0] + timedelta(hours=8)).date()
-                inst.complete(ready[0].task_id, resolve(data, today))
+            take_step(inst, i, name, data, offset)
             if check:
                 assert_same_walks(inst, f"{route.name}: step {i} ({name})")
             trace.append(([t.spec_id for t in inst.ready_human_tasks()], [t.spec_id for t in inst.waiting_timers()],
