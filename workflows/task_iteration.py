@@ -73,46 +73,16 @@ def _unbounded(self: Any, task: Any) -> bool:
     return found
 
 
-def _task_next(self: Any) -> Any:
-    """``TaskIterator._next`` on a deque."""
+def _walk(self: Any, in_subprocesses: bool) -> Any:
+    """``TaskIterator._next`` (``in_subprocesses`` False) or ``BpmnTaskIterator._next`` (True, which
+    also descends from a call activity's task into its subprocess), on a deque."""
     queue = _queue(self)
     if not queue:
         raise StopIteration()
     task = queue.popleft()
-    if _unbounded(self, task):
-        if task._children and task._state >= self.min_state and task.task_spec.name != self.end_at_spec:
-            queue.extendleft(reversed(task.children))
-        return task
-    if (task._children and task._state >= self.min_state and self.depth < self.max_depth
-            and task.task_spec.name != self.end_at_spec):
-        if self.depth_first:
-            queue.extendleft(reversed(task.children))
-        else:
-            queue.extend(task.children)
-        self._update_depth(task)
-    elif self.depth_first and queue:
-        self._handle_leaf_depth(task)
-    return task
-
-
-def _bpmn_next(self: Any) -> Any:
-    """``BpmnTaskIterator._next`` on a deque."""
-    queue = _queue(self)
-    if not queue:
-        raise StopIteration()
-    task = queue.popleft()
-    subprocess = task.workflow.top_workflow.subprocesses.get(task.id)
-    if _unbounded(self, task):
-        if ((task._children or subprocess is not None) and (task._state >= self.min_state or subprocess is not None)
-                and task.task_spec.name != self.end_at_spec):
-            if (subprocess is None or self.skip_subprocesses
-                    or (task._state >= TaskState.FINISHED_MASK and self.task_filter.state <= TaskState.FINISHED_MASK)):
-                queue.extendleft(reversed(task.children))
-            else:
-                queue.extendleft(reversed([subprocess.task_tree, *task.children]))
-        return task
+    subprocess = task.workflow.top_workflow.subprocesses.get(task.id) if in_subprocesses else None
     if ((task._children or subprocess is not None) and (task._state >= self.min_state or subprocess is not None)
-            and self.depth < self.max_depth and task.task_spec.name != self.end_at_spec):
+            and (_unbounded(self, task) or self.depth < self.max_depth) and task.task_spec.name != self.end_at_spec):
         # Do not descend into a completed subprocess to look for unfinished tasks.
         if (subprocess is None or self.skip_subprocesses
                 or (task._state >= TaskState.FINISHED_MASK and self.task_filter.state <= TaskState.FINISHED_MASK)):
@@ -123,10 +93,19 @@ def _bpmn_next(self: Any) -> Any:
             queue.extendleft(reversed(subprocess_tasks + task.children))
         else:
             queue.extend(task.children + subprocess_tasks)
-        self._update_depth(task)
-    elif self.depth_first and queue:
+        if not _unbounded(self, task):
+            self._update_depth(task)
+    elif self.depth_first and queue and not _unbounded(self, task):
         self._handle_leaf_depth(task)
     return task
+
+
+def _task_next(self: Any) -> Any:
+    return _walk(self, False)
+
+
+def _bpmn_next(self: Any) -> Any:
+    return _walk(self, True)
 
 
 def install() -> None:
