@@ -20,12 +20,10 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    bindparam,
     cast,
     insert,
     literal,
     select,
-    update,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -134,9 +132,8 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 _INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
-_MOVE_HEAD = (update(AuditChainHead.__table__)
-              .where(AuditChainHead.__table__.c.chain == bindparam("head_chain")))
-# Built once and executed with parameters: no per-call statement construction or coercion.
+# Built once and executed with parameters: no per-call statement construction or coercion. The
+# insert also moves the chain's head row: a trigger does it (migration 0005), in the same statement.
 
 HEADS_KEY = "fengqiao.audit_heads"
 """``session.info`` key: the (seq, hash) of each chain head this transaction holds locked."""
@@ -187,8 +184,9 @@ def record(session: Session, *, actor: Actor, action: str, case_id: int | None =
            payload: dict[str, Any] | None = None) -> AuditEvent:
     """Append one event to the case's chain (or the system chain).
 
-    Written at once with two Core statements (insert the event, move the head), not through the
-    unit of work: the audit trail is on every write path. Returns the event as a detached object.
+    Written at once with one Core statement, not through the unit of work: the audit trail is on
+    every write path. The database moves the chain head row with it (trigger
+    ``audit_events_move_head``). Returns the event as a detached object.
     """
     chain = chain_for(case_id)
     head = _locked_head(session, chain)
@@ -202,7 +200,6 @@ def record(session: Session, *, actor: Actor, action: str, case_id: int | None =
     conn = session.connection()
     entry.id = conn.execute(_INSERT_EVENT, {**fields, "prev_hash": entry.prev_hash,
                                             "hash": entry.hash}).scalar_one()
-    conn.execute(_MOVE_HEAD, {"head_chain": chain, "seq": entry.seq, "hash": entry.hash})
     head[0], head[1] = entry.seq, entry.hash
     return entry
 

@@ -29,6 +29,21 @@ def test_chain_links_and_hashes(session: Any) -> None:
     assert verify_chains(session) == (1, [])
 
 
+def test_insert_moves_the_chain_head_in_the_database(session: Any) -> None:
+    """The head row follows every appended event by trigger, whoever inserts it."""
+    events = _events(session, 2)
+    head = session.execute(text("SELECT seq, hash FROM audit_chain_heads WHERE chain = :c"),
+                           {"c": events[-1].chain}).one()
+    assert (head.seq, head.hash) == (2, events[-1].hash)
+    session.execute(text("INSERT INTO audit_events (chain, seq, actor_username, actor_role, at, action, "
+                         "payload, prev_hash, hash) VALUES (:c, 3, 'x', 'x', '2026', 'x', '{}', :p, 'forged')"),
+                    {"c": events[-1].chain, "p": events[-1].hash})
+    head = session.execute(text("SELECT seq, hash FROM audit_chain_heads WHERE chain = :c"),
+                           {"c": events[-1].chain}).one()
+    assert (head.seq, head.hash) == (3, "forged")
+    session.rollback()
+
+
 def test_database_refuses_update_and_delete(session: Any) -> None:
     _events(session, 1)
     for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
