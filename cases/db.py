@@ -5,11 +5,13 @@ Services only ``flush()``; the boundary (a web request, a CLI command, a backgro
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -57,6 +59,40 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A pooled server connection idle longer than this is pinged before it is handed out."""
+
+
+def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections that sat idle in the pool.
+
+    A connection checked out again within ``idle_seconds`` of its return is handed out as is (a busy
+    server then pays no extra round trip per request); one idle longer is pinged first, and a dead
+    one is replaced before use (``DisconnectionError`` makes the pool retry with a new connection).
+    A connection that dies while in steady use still fails its request, and SQLAlchemy then
+    recycles the whole pool, as with any disconnect found during a statement.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["fengqiao.returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("fengqiao.returned_at")
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()  # end the ping's implicit transaction
+        except Exception as exc:  # any failure means: do not hand this one out
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the settings Fengqiao relies on."""
     if url.startswith("sqlite"):
@@ -64,8 +100,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _sqlite_setup(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_idle_connections(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
