@@ -1,8 +1,9 @@
 """``make bench``: the API task completion against the raw engine step, history growth and
 throughput with 1 and 4 worker processes on SQLite and PostgreSQL.
 
-Writes ``bench/results.json`` and prints a table. Servers run as real gunicorn processes on
-loopback; clients are separate processes. Nothing here asserts timings: it measures.
+Writes ``bench/results.json`` and prints a table. Servers run as ``fengqiao serve`` runs them
+(Granian, worker processes × threads) on loopback, the access log off; clients are separate
+processes. Nothing here asserts timings: it measures.
 """
 
 from __future__ import annotations
@@ -63,20 +64,22 @@ def fresh_postgres() -> str | None:
 
 
 SERVER_THREADS = 4
-"""Threads per gunicorn worker, as ``fengqiao serve`` runs it (gthread, keep-alive connections)."""
+"""Threads per worker process, the ``fengqiao serve`` default."""
 
 
 class Server:
-    def __init__(self, url: str, workers: int, tmp: Path, threads: int = SERVER_THREADS,
-                 worker_class: str = "gthread") -> None:
+    """``fengqiao serve`` (Granian) on a free loopback port, its timer sweep running as in production."""
+
+    def __init__(self, url: str, workers: int, tmp: Path, threads: int = SERVER_THREADS) -> None:
         self.port = free_port()
         env = {**os.environ, "FENGQIAO_DATABASE_URL": url, "FENGQIAO_SECRET_KEY": "bench-secret",
-               "FENGQIAO_LOGIN_MAX_FAILURES": "1000"}
-        log = open(tmp / f"gunicorn-{self.port}.log", "w")
+               "FENGQIAO_LOGIN_MAX_FAILURES": "1000", "FENGQIAO_ACCESS_LOG": "0",
+               "FENGQIAO_DOCUMENTS_DIR": str(tmp / "documents")}
+        log = open(tmp / f"serve-{self.port}.log", "w")
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-             "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "30", "web.wsgi:app"],
+            [str(Path(sys.executable).with_name("fengqiao")), "serve", "--port", str(self.port),
+             "--workers", str(workers), "--threads", str(threads)],
             cwd=ROOT, env=env, stdout=log, stderr=log)
         wait_ready(self.port)
 
@@ -156,7 +159,7 @@ def _load_worker(args: tuple[int, float, int]) -> int:
 
 def throughput(port: int, clients: int = 4, seconds: float = 6.0, trials: int = 3) -> tuple[float, list[float]]:
     """Completions per second with ``clients`` client processes: the median of ``trials`` runs
-    (how gunicorn's workers happen to share the clients' connections varies from run to run)."""
+    (how the workers happen to share the clients' connections varies from run to run)."""
     found = []
     with Pool(clients) as pool:
         for _ in range(trials):
@@ -170,7 +173,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="fengqiao-bench-"))
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                               "server": {"worker_class": "gthread", "threads_per_worker": SERVER_THREADS}}
+                               "server": {"server": "granian (fengqiao serve)", "threads_per_worker": SERVER_THREADS}}
     results["agreement_render_ms"] = agreement_render()
 
     sqlite_url = f"sqlite:///{tmp / 'bench.db'}"

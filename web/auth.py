@@ -9,11 +9,11 @@ from flask import Flask, current_app, request
 from flask_login import LoginManager, current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import joinedload
 
 from cases.audit import SYSTEM_CHAIN, Actor, AuditAction, AuditEvent, record
 from cases.db import utcnow
 from cases.models import User
+from cases.principal import load_user
 from cases.services import check_password
 from web.db import commit_even_on_error, db
 
@@ -36,7 +36,7 @@ def init_auth(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db().get(User, int(user_id)) if user_id.isdigit() else None
+    user = load_user(db(), int(user_id)) if user_id.isdigit() else None
     return user if user is not None and user.is_active else None
 
 
@@ -97,8 +97,7 @@ def user_from_token(token: str) -> User | None:
     uid = data.get("uid") if isinstance(data, dict) else None
     # One statement for the user and their memberships (each with its org unit): every API call
     # starts here.
-    user = db().execute(select(User).where(User.id == uid).options(joinedload(User.memberships))
-                        ).unique().scalar_one_or_none() if isinstance(uid, int) else None
+    user = load_user(db(), uid) if isinstance(uid, int) else None
     if user is None or not user.is_active or user.password_hash[-16:] != data.get("pw"):
         return None
     return user

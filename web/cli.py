@@ -95,24 +95,23 @@ def init(demo: bool) -> None:
 @click.option("--port", type=int, default=lambda: int(os.environ.get("FENGQIAO_PORT", "5000")))
 @click.option("--workers", type=int, default=lambda: int(os.environ.get("FENGQIAO_WORKERS", "1")),
               help="Worker processes (more than one needs PostgreSQL to pay off).")
-@click.option("--threads", type=int, default=lambda: int(os.environ.get("FENGQIAO_THREADS", "4")))
-def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the web app with gunicorn, the in-process timer sweep running in each worker."""
-    from gunicorn.app.base import BaseApplication
+@click.option("--threads", type=int, default=lambda: int(os.environ.get("FENGQIAO_THREADS", "4")),
+              help="Threads per worker running requests.")
+@click.option("--access-log/--no-access-log", default=lambda: os.environ.get("FENGQIAO_ACCESS_LOG", "1") != "0",
+              help="Log every request (FENGQIAO_ACCESS_LOG=0 turns it off).")
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+    """Serve the web app with Granian (WSGI), the in-process timer sweep running in each worker."""
+    from granian import Granian
+    from granian.constants import Interfaces
 
-    from web import create_app
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                               "worker_class": "gthread", "accesslog": "-", "timeout": 60}.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return create_app({"RUN_TIMER_SWEEP": True})
-
-    click.echo(f"Fengqiao on http://{host}:{port}/ (gunicorn, {workers} worker(s) × {threads} threads)")
-    Server().run()
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value < 1:
+            raise click.UsageError(f"--{name} must be at least 1 (got {value})")
+    os.environ["FENGQIAO_RUN_TIMER_SWEEP"] = "1"  # read by each worker's create_app (web.wsgi)
+    click.echo(f"Fengqiao on http://{host}:{port}/ (Granian, {workers} worker(s) × {threads} threads)")
+    Granian("web.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+            blocking_threads=threads, runtime_threads=1, websockets=False, log_access=access_log,
+            respawn_failed_workers=True).serve()
 
 
 @cli.command()

@@ -1,0 +1,65 @@
+"""The acting user, loaded for a request: the user, their memberships and those memberships' org
+units, as ordinary persistent objects of the request's session.
+
+Every API call starts here, so the load is one Core statement whose rows are turned into mapped
+objects directly (``make_transient_to_detached`` then ``Session.add``: no SQL, no unit of work)
+instead of going through the ORM's joined-eager loading. What the objects hold is exactly what that
+statement read: nothing is cached between requests, so a changed password, a disabled account or a
+removed membership counts from the next request on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+
+from cases.models import Membership, OrgUnit, User
+
+_U, _M, _O = User.__table__, Membership.__table__, OrgUnit.__table__
+_USER_COLUMNS = tuple(c.key for c in _U.c)
+_UNIT_COLUMNS = tuple(c.key for c in _O.c)
+_LOAD = (select(*_U.c, _M.c.id.label("m_id"), _M.c.role.label("m_role"),
+                *(c.label(f"o_{c.key}") for c in _O.c))
+         .select_from(_U.outerjoin(_M, _M.c.user_id == _U.c.id).outerjoin(_O, _O.c.id == _M.c.org_unit_id))
+         .where(_U.c.id == bindparam("uid")).order_by(_M.c.id))
+
+
+def _as_loaded(obj: Any) -> Any:
+    make_transient_to_detached(obj)  # as if just loaded: attributes committed, no history
+    return obj
+
+
+def _unit(row: Any, units: dict[int, OrgUnit]) -> OrgUnit:
+    unit = units.get(row.o_id)
+    if unit is None:
+        unit = units[row.o_id] = _as_loaded(OrgUnit(**{k: getattr(row, f"o_{k}") for k in _UNIT_COLUMNS}))
+    return unit
+
+
+def load_user(session: Session, user_id: int) -> User | None:
+    """The user with their memberships (ordered by id) and each membership's org unit, or None.
+
+    The objects join ``session`` as persistent and clean; relationships not read here (an org
+    unit's parent, say) load lazily as usual. When the session already holds mapped objects (which
+    could collide with these), the ordinary ORM query is used instead.
+    """
+    if len(session.identity_map):
+        return session.execute(select(User).where(User.id == user_id).options(joinedload(User.memberships))
+                               ).unique().scalar_one_or_none()
+    rows = session.connection().execute(_LOAD, {"uid": user_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    user = User(**{k: getattr(first, k) for k in _USER_COLUMNS})
+    units: dict[int, OrgUnit] = {}
+    memberships = [Membership(id=row.m_id, user_id=user_id, role=row.m_role, org_unit_id=row.o_id,
+                              org_unit=_unit(row, units))
+                   for row in rows if row.m_id is not None]
+    user.memberships = memberships  # also sets each membership's ``user`` (back_populates)
+    for membership in memberships:
+        _as_loaded(membership)
+    _as_loaded(user)
+    session.add(user)  # cascades to the memberships and their org units
+    return user
