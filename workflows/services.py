@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from cases.audit import Actor, AuditAction, AuditChainHead, case_chain, chain_for, hold_head, record
@@ -107,6 +107,21 @@ def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
     return wi
 
 
+_WI, _HEADS = WorkflowInstance.__table__, AuditChainHead.__table__
+_CASE_OF_TASK = select(HumanTask.case_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery()
+# Built once, executed with parameters (a completion runs them every time).
+_LOCK_CASE_AND_HEAD = (select(_WI.c.case_id, _HEADS.c.seq, _HEADS.c.hash)
+                       .join(_HEADS, _HEADS.c.chain == case_chain(_WI.c.case_id))
+                       .where(_WI.c.case_id == _CASE_OF_TASK).with_for_update(of=[_WI, _HEADS]))
+_LOCK_CASE = select(_WI.c.case_id).where(_WI.c.case_id == _CASE_OF_TASK).with_for_update()
+_TASK_AND_OPEN_TASKS = (
+    select(HumanTask, WorkflowInstance)
+    .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
+    .where(HumanTask.case_id == bindparam("case_id"),
+           or_(HumanTask.id == bindparam("task_id"), HumanTask.state == "ready"))
+    .order_by(HumanTask.id).execution_options(populate_existing=True))
+
+
 def _lock_task(session: Session, human_task_id: int) -> tuple[HumanTask, WorkflowInstance, list[HumanTask]]:
     """Lock the task's case, then read the task and the case's open tasks; returns (task, workflow
     row, open task rows).
@@ -118,27 +133,16 @@ def _lock_task(session: Session, human_task_id: int) -> tuple[HumanTask, Workflo
     (a statement that waited for the lock would not); ``populate_existing`` so rows already in the
     session are re-read, not trusted.
     """
-    case_of_task = select(HumanTask.case_id).where(HumanTask.id == human_task_id).scalar_subquery()
     conn = session.connection()  # the lock is plain Core: no entities to build, no autoflush
-    wi_table, heads = WorkflowInstance.__table__, AuditChainHead.__table__
-    locked = conn.execute(
-        select(wi_table.c.case_id, heads.c.seq, heads.c.hash)
-        .join(heads, heads.c.chain == case_chain(wi_table.c.case_id))
-        .where(wi_table.c.case_id == case_of_task)
-        .with_for_update(of=[wi_table, heads])).first()
+    locked = conn.execute(_LOCK_CASE_AND_HEAD, {"task_id": human_task_id}).first()
     if locked is not None:
         case_id = locked.case_id
         hold_head(session, chain_for(case_id), locked.seq, locked.hash)
     else:  # no such task, or a case whose chain has no head row yet (none before its first event)
-        case_id = conn.execute(select(wi_table.c.case_id).where(wi_table.c.case_id == case_of_task)
-                               .with_for_update()).scalar_one_or_none()
+        case_id = conn.execute(_LOCK_CASE, {"task_id": human_task_id}).scalar_one_or_none()
         if case_id is None:
             raise NotFound(f"task {human_task_id} does not exist")
-    found = session.execute(
-        select(HumanTask, WorkflowInstance)
-        .join(WorkflowInstance, WorkflowInstance.case_id == HumanTask.case_id)
-        .where(HumanTask.case_id == case_id, or_(HumanTask.id == human_task_id, HumanTask.state == "ready"))
-        .order_by(HumanTask.id).execution_options(populate_existing=True)).all()
+    found = session.execute(_TASK_AND_OPEN_TASKS, {"case_id": case_id, "task_id": human_task_id}).all()
     rows = [row[0] for row in found]
     task = next((row for row in rows if row.id == human_task_id), None)
     if task is None:
