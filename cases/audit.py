@@ -174,10 +174,32 @@ def hold_head(session: Session, chain: str, seq: int, hash_: str) -> None:
     session.info.setdefault(HEADS_KEY, {})[chain] = [seq, hash_]
 
 
+def open_chain(session: Session, case_id: int) -> None:
+    """Create a new case's chain head and hold it, in one statement (``INSERT … RETURNING``).
+
+    Should a head row for this id exist already, nothing is held here and the first append reads
+    and locks it as usual.
+    """
+    chain = chain_for(case_id)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    table = AuditChainHead.__table__
+    row = session.connection().execute(
+        upsert(table).values(chain=chain, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["chain"])
+        .returning(table.c.seq, table.c.hash)).first()
+    if row is not None:
+        hold_head(session, chain, row.seq, row.hash)
+
+
 @sa_event.listens_for(Session, "after_transaction_end")
-def _forget_heads(session: Session, _transaction: Any) -> None:
-    # Commit, rollback or a savepoint's end: what this session remembers may no longer hold.
-    session.info.pop(HEADS_KEY, None)
+def _forget_heads(session: Session, transaction: Any) -> None:
+    # Commit, rollback or a savepoint's end: what this session remembers may no longer hold. A
+    # flush's own inner transaction is not such a boundary: the locks are still held after it.
+    if transaction.nested or transaction.parent is None:
+        session.info.pop(HEADS_KEY, None)
 
 
 def record(session: Session, *, actor: Actor, action: str, case_id: int | None = None,

@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cases.audit import Actor, AuditAction, record
+from cases.audit import Actor, AuditAction, open_chain, record
 from cases.db import utcnow
 from cases.models import CATEGORIES, Case, CaseGrant, Holiday, Membership, OrgKind, OrgUnit, Party, User
 from cases.roles import Role
@@ -107,10 +107,10 @@ def open_case(session: Session, *, actor: User, actor_role: str, org_unit: OrgUn
     case = Case(county_id=county.id, year=year, seq=seq, number=number, title=title,
                 category=category, level=str(org_unit.level), org_unit=org_unit,
                 language=language, description=description, created_by_id=actor.id)
-    for p in parties:
-        case.parties.append(_party(p))
+    case.parties = [_party(p) for p in parties]  # the collection is loaded: no query for it later
     session.add(case)
     session.flush()
+    open_chain(session, case.id)
     record(session, actor=Actor(actor.id, actor.username, actor_role), action=AuditAction.CASE_OPENED,
            case_id=case.id, payload={"number": number, "title": title, "category": category,
                                      "org_unit": org_unit.code, "level": case.level,

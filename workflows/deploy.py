@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +111,21 @@ def _check_settings(files: dict[str, bytes]) -> list[str]:
     return problems
 
 
+_settings_cache: dict[tuple[int, str, str], str | None] = {}
+_settings_lock = threading.Lock()
+
+
 def settings(version: ProcessVersion, name: str) -> dict[str, Any]:
-    """A settings file deployed with ``version`` (empty when it has none)."""
-    text = (version.files or {}).get(name)
+    """A settings file deployed with ``version`` (empty when it has none). A deployed version's
+    files never change, so each is read from the database once per process (by id and SHA-256)."""
+    key = (version.id, version.sha256, name)
+    with _settings_lock:
+        found = key in _settings_cache
+        text = _settings_cache.get(key)
+    if not found:
+        text = (version.files or {}).get(name)
+        with _settings_lock:
+            _settings_cache[key] = text
     return json.loads(text) if text else {}
 
 

@@ -171,7 +171,7 @@ def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = 
     except EngineError as exc:
         projection.mark_error(session, case, wi, exc, actor, instance)
         return wi
-    projection.save_step(session, case, wi, instance, actor)
+    projection.save_step(session, case, wi, instance, actor, held_rows=[])  # a new workflow: no task rows yet
     return wi
 
 

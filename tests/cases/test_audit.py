@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from cases.audit import GENESIS, Actor, AuditEvent, event_hash, record, verify_chains
+from cases.audit import GENESIS, Actor, AuditEvent, event_hash, open_chain, record, verify_chains
 from web.cli import cli
 
 
@@ -125,3 +125,46 @@ def test_first_appends_to_a_new_chain_do_not_collide(session_factory: Any, sessi
         t.join(30)
     assert errors == []
     assert verify_chains(session) == (1, [])
+
+
+def _head_reads(session: Any) -> list[str]:
+    reads: list[str] = []
+    event.listen(session.get_bind(), "before_cursor_execute",
+                 lambda *args: reads.append(args[2]) if "FROM audit_chain_heads" in args[2] else None)
+    return reads
+
+
+def test_a_held_head_survives_a_flush_but_not_a_savepoint_rollback(session: Any) -> None:
+    actor = Actor(None, "tester", "admin")
+    record(session, actor=actor, action="data.changed", payload={"i": 1})
+    reads = _head_reads(session)
+    session.flush()  # the unit of work's inner transaction ends here: the lock is still held
+    record(session, actor=actor, action="data.changed", payload={"i": 2})
+    assert reads == []
+    savepoint = session.begin_nested()
+    record(session, actor=actor, action="data.changed", payload={"i": 3})
+    savepoint.rollback()  # the head this savepoint moved is no longer true: read it again
+    third = record(session, actor=actor, action="data.changed", payload={"i": 3})
+    assert len(reads) == 1 and third.seq == 3
+    session.commit()
+    assert verify_chains(session) == (1, [])
+
+
+def test_open_chain_creates_and_holds_a_new_case_chain(session: Any) -> None:
+    from cases.services import create_user, open_case
+    from web.demo import build_org_tree
+
+    units = build_org_tree(session)
+    user = create_user(session, username="m", password="pw-m-12345", memberships=[("mediator", units["village"])])
+    session.commit()
+    reads = _head_reads(session)
+    case = open_case(session, actor=user, actor_role="mediator", org_unit=units["village"], title="t",
+                     category="neighbour")
+    second = record(session, actor=Actor(user.id, "m", "mediator"), action="data.changed", case_id=case.id)
+    assert reads == [] and second.seq == 2  # created, held and appended to without reading the head
+    session.commit()
+    open_chain(session, case.id)  # the chain exists now: nothing is held, the next append reads it
+    third = record(session, actor=Actor(user.id, "m", "mediator"), action="data.changed", case_id=case.id)
+    assert third.seq == 3 and third.prev_hash == second.hash and len(reads) == 1
+    session.commit()
+    assert verify_chains(session, case.id) == (1, [])
