@@ -2,7 +2,7 @@
 units, as ordinary persistent objects of the request's session.
 
 Every API call starts here, so the load is one Core statement whose rows are turned into mapped
-objects directly (``make_transient_to_detached`` then ``Session.add``: no SQL, no unit of work)
+objects directly (``cases.db.as_loaded`` then ``Session.add``: no SQL, no unit of work)
 instead of going through the ORM's joined-eager loading. What the objects hold is exactly what that
 statement read: nothing is cached between requests, so a changed password, a disabled account or a
 removed membership counts from the next request on.
@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
+from cases.db import as_loaded
 from cases.models import Membership, OrgUnit, User
 
 _U, _M, _O = User.__table__, Membership.__table__, OrgUnit.__table__
@@ -26,15 +28,10 @@ _LOAD = (select(*_U.c, _M.c.id.label("m_id"), _M.c.role.label("m_role"),
          .where(_U.c.id == bindparam("uid")).order_by(_M.c.id))
 
 
-def _as_loaded(obj: Any) -> Any:
-    make_transient_to_detached(obj)  # as if just loaded: attributes committed, no history
-    return obj
-
-
 def _unit(row: Any, units: dict[int, OrgUnit]) -> OrgUnit:
     unit = units.get(row.o_id)
     if unit is None:
-        unit = units[row.o_id] = _as_loaded(OrgUnit(**{k: getattr(row, f"o_{k}") for k in _UNIT_COLUMNS}))
+        unit = units[row.o_id] = as_loaded(OrgUnit, {k: getattr(row, f"o_{k}") for k in _UNIT_COLUMNS})
     return unit
 
 
@@ -52,14 +49,17 @@ def load_user(session: Session, user_id: int) -> User | None:
     if not rows:
         return None
     first = rows[0]
-    user = User(**{k: getattr(first, k) for k in _USER_COLUMNS})
+    user = as_loaded(User, {k: getattr(first, k) for k in _USER_COLUMNS})
     units: dict[int, OrgUnit] = {}
-    memberships = [Membership(id=row.m_id, user_id=user_id, role=row.m_role, org_unit_id=row.o_id,
-                              org_unit=_unit(row, units))
-                   for row in rows if row.m_id is not None]
-    user.memberships = memberships  # also sets each membership's ``user`` (back_populates)
-    for membership in memberships:
-        _as_loaded(membership)
-    _as_loaded(user)
+    memberships = []
+    for row in rows:
+        if row.m_id is None:
+            continue
+        membership = as_loaded(Membership, {"id": row.m_id, "user_id": user_id, "role": row.m_role,
+                                            "org_unit_id": row.o_id})
+        set_committed_value(membership, "org_unit", _unit(row, units))
+        set_committed_value(membership, "user", user)
+        memberships.append(membership)
+    set_committed_value(user, "memberships", memberships)
     session.add(user)  # cascades to the memberships and their org units
     return user

@@ -16,9 +16,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, event, insert, inspect, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert, Update
+
+from cases.db import as_loaded
 
 T = TypeVar("T")
 
@@ -76,8 +78,7 @@ def insert_row(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     if stmt is None:
         stmt = _inserts[table] = insert(table).returning(table.c.id)
     new_id = session.connection().execute(stmt, values).scalar_one()
-    obj = cls(id=new_id, **values)
-    make_transient_to_detached(obj)
+    obj = as_loaded(cls, {"id": new_id, **values})
     session.add(obj)
     _remember(session, obj, inserted=True)
     return obj
@@ -109,8 +110,7 @@ def upsert_row(session: Session, cls: type[T], values: dict[str, Any], key: str,
             set_committed_value(held, name, value)
         _remember(session, held, inserted=False)
         return held  # type: ignore[no-any-return]
-    obj = cls(**row)  # what the database holds (an existing row keeps its other columns)
-    make_transient_to_detached(obj)
+    obj = as_loaded(cls, row)  # what the database holds (an existing row keeps its other columns)
     session.add(obj)
     # Expunged on rollback even when the row existed before (re-opened): it is then read again.
     _remember(session, obj, inserted=True)
