@@ -53,6 +53,36 @@ def _forget_written(session: Session) -> None:
     session.info.pop(WRITTEN_KEY, None)
 
 
+def attach(session: Session, cls: type[T], values: dict[str, Any]) -> T:
+    """The persistent object of ``cls`` for a row read through Core (``values``: every column,
+    by attribute name), as an ORM query with ``populate_existing`` would give it: the object the
+    session already holds, its columns refreshed, or a new one made as if loaded and added
+    (``cases.db.as_loaded``). Deferred columns stay deferred: each loads on first access."""
+    mapper = inspect(cls)
+    held = session.identity_map.get(mapper.identity_key_from_primary_key(
+        tuple(values[column.key] for column in mapper.primary_key)))
+    if held is not None:
+        for name, value in values.items():
+            set_committed_value(held, name, value)
+        return held  # type: ignore[no-any-return]
+    obj = as_loaded(cls, values)
+    deferred = _deferred_columns(mapper)
+    if deferred:  # not "expired" (which would load them all at once, with any other): deferred
+        inspect(obj).expired_attributes.difference_update(deferred)
+    session.add(obj)
+    return obj
+
+
+def _deferred_columns(mapper: Any) -> frozenset[str]:
+    found = _deferred.get(mapper)
+    if found is None:
+        found = _deferred[mapper] = frozenset(p.key for p in mapper.column_attrs if p.deferred)
+    return found
+
+
+_deferred: dict[Any, frozenset[str]] = {}
+
+
 def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
     """``UPDATE`` the row of persistent ``obj`` with ``values`` (attribute name = column name)."""
     state = inspect(obj)
