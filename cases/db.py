@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import JSON, MetaData, create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, configure_mappers, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 
 T = TypeVar("T")
@@ -59,7 +59,9 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver's connection: every request starts here, SQLAlchemy's statement machinery
+        # (events, result setup) would cost more than the statement.
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 PING_AFTER_IDLE_SECONDS = 5.0
@@ -113,7 +115,10 @@ def as_loaded(cls: type[T], values: dict[str, Any]) -> T:
     """An object of mapped ``cls`` holding ``values`` as if a query had just loaded them: detached,
     with its identity and no change history (attributes not given load on first access). Cheaper
     than the constructor, whose attribute events track every value as a change."""
-    obj = inspect(cls).class_manager.new_instance()
+    mapper = inspect(cls)
+    if not mapper.configured:  # e.g. a new worker process's first request: no query has run yet
+        configure_mappers()
+    obj = mapper.class_manager.new_instance()
     instance_state(obj).dict.update(values)
     make_transient_to_detached(obj)
     return obj  # type: ignore[no-any-return]

@@ -53,3 +53,17 @@ def test_busy_connection_is_handed_out_without_a_ping(postgres_url: str,
         _backend_pid(engine)
     assert _backend_pid(engine) != first
     engine.dispose()
+
+
+def test_as_loaded_works_before_any_query_configured_the_mappers() -> None:
+    """A new worker process may build its first objects before any query ran (mappers unconfigured)."""
+    import subprocess
+    import sys
+
+    code = ("from cases.db import as_loaded\nfrom cases.models import OrgUnit, User\n"
+            "u = as_loaded(User, {'id': 7, 'username': 'x'})\n"
+            "o = as_loaded(OrgUnit, {'id': 3, 'code': 'village', 'path': '/1/3/'})\n"
+            "print(u.id, u.username, o.code)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["7", "x", "village"]

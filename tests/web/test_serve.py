@@ -116,6 +116,6 @@ def test_api_opens_a_case_and_completes_its_first_task(served: tuple[str, Path])
     assert status == 201, case
     task = case["open_tasks"][0]
     status, error = _api(base, "POST", f"/api/v1/tasks/{task['id']}/complete", {"data": {}}, token)
-    assert status == 422 and error["error"]["fields"]  # bad input: named fields, no 500
+    assert status == 422 and error["error"]["fields"], _log.read_text()[-3000:]  # bad input: named fields, no 500
     status, events = _api(base, "GET", f"/api/v1/cases/{case['id']}/events", token=token)
     assert status == 200 and events[0]["action"] == "case.opened"
