@@ -7,8 +7,9 @@ costs more than the rest of the step. ``install`` replaces ``TaskIterator.__next
 ``_next`` methods with equivalent code: a deque instead of ``list.pop(0)``, a filter that only
 checks the task state tested inline, and no depth bookkeeping when the depth limit cannot be
 reached (it can only stop a walk deeper than the tree has tasks; the engine raises it to a million,
-see ``workflows.engine``). ``tests/workflows/test_task_iteration.py`` compares the two
-on every shipped route.
+see ``workflows.engine``). A walk for unfinished tasks also passes over settled leaves (finished
+loop iterations, say: ``_unsettled_children``), so a long case's history no longer costs every walk.
+``tests/workflows/test_task_iteration.py`` compares the two on every shipped route.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
@@ -73,6 +75,47 @@ def _unbounded(self: Any, task: Any) -> bool:
     return found
 
 
+_SETTLED = int(TaskState.COMPLETED | TaskState.CANCELLED)
+_FINISHED = int(TaskState.FINISHED_MASK)
+_CHILDREN_ATTR = "_fengqiao_children"
+
+
+def _skips_settled(self: Any, task: Any) -> bool:
+    """True when this walk may pass over finished leaves: it looks only for unfinished tasks (so a
+    completed or cancelled task without children can neither match nor lead to one) and tracks no
+    depth."""
+    found = self.__dict__.get("_fengqiao_skip")
+    if found is None:
+        state = self.__dict__.get("_fengqiao_state", _UNSET)
+        if state is _UNSET:
+            state = self._fengqiao_state = _state_only(self.task_filter)
+        found = self._fengqiao_skip = bool(state is not None and not state & _FINISHED
+                                           and self.depth_first and _unbounded(self, task))
+    return found
+
+
+def _unsettled_children(task: Any) -> list[Any]:
+    """``task.children`` less its settled children: completed or cancelled tasks without children
+    that are no call activity or subprocess, such as the finished iterations under a standard loop
+    task, which a long case accumulates by the hundred.
+
+    The children's objects are remembered on the task with the id list they were resolved from
+    (so they are not looked up by id on every walk), and reused while that list is the same object
+    with the same length and the same first and last ids: SpiffWorkflow only appends children,
+    inserts one at the front or removes some, so any change that keeps the length moves an end.
+    Whether a child is settled is tested afresh on every walk.
+    """
+    ids = task._children
+    known = task.__dict__.get(_CHILDREN_ATTR)
+    if (known is None or known[0] is not ids or len(known[3]) != len(ids)
+            or (ids and (known[1] is not ids[0] or known[2] is not ids[-1]))):
+        lookup = task.workflow.tasks.get
+        known = (ids, ids[0] if ids else None, ids[-1] if ids else None, [lookup(child) for child in ids])
+        task.__dict__[_CHILDREN_ATTR] = known
+    return [child for child in known[3] if child is None or not child._state & _SETTLED or child._children
+            or isinstance(child.task_spec, SubWorkflowTask)]
+
+
 def _walk(self: Any, in_subprocesses: bool) -> Any:
     """``TaskIterator._next`` (``in_subprocesses`` False) or ``BpmnTaskIterator._next`` (True, which
     also descends from a call activity's task into its subprocess), on a deque."""
@@ -90,7 +133,8 @@ def _walk(self: Any, in_subprocesses: bool) -> Any:
         else:
             subprocess_tasks = [subprocess.task_tree]
         if self.depth_first:
-            queue.extendleft(reversed(subprocess_tasks + task.children))
+            children = _unsettled_children(task) if _skips_settled(self, task) else task.children
+            queue.extendleft(reversed(subprocess_tasks + children))
         else:
             queue.extend(task.children + subprocess_tasks)
         if not _unbounded(self, task):

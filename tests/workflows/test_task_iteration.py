@@ -80,3 +80,29 @@ def test_same_walks_through_a_long_standard_loop() -> None:
         _bench_step(inst, step, more=True)
         if step % 7 == 0:
             assert_same_walks(inst, f"bench step {step}")
+
+
+def test_remembered_children_are_dropped_when_the_child_list_changes() -> None:
+    """The children a walk remembers per task hold only while SpiffWorkflow's id list is unchanged:
+    a list reordered by a removal and an append, or by a removal and an insert at the front, has
+    the same length, and must still be walked in its new order."""
+    from tests.workflows.test_state_writer import _bench_step
+
+    inst = Instance.create(BENCH)
+    inst.run_engine()
+    for step in range(8 + 12):
+        _bench_step(inst, step, more=True)
+    loop = max(inst.workflow.tasks.values(), key=lambda t: len(t._children))
+    assert len(loop._children) > 10
+    assert_same_walks(inst, "before")  # the loop task's children are now remembered
+    ids = loop._children
+    moved = ids.pop(3)
+    ids.append(moved)  # same length, another last id
+    assert_same_walks(inst, "after a removal and an append")
+    moved = ids.pop(5)
+    ids.insert(0, moved)  # same length, another first id
+    assert_same_walks(inst, "after a removal and an insert at the front")
+    first_settled = next(t for t in loop.children if t.state == TaskState.COMPLETED and not t._children)
+    first_settled._set_state(TaskState.READY)  # e.g. reset: a settled child is walked again at once
+    assert_same_walks(inst, "after a settled child was reset")
+    assert first_settled in inst.workflow.get_tasks(state=TaskState.READY)
