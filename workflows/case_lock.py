@@ -51,6 +51,7 @@ def read_task_rows(session: Session, case_id: int, human_task_id: int
     process version: one Core statement, its rows made into the session's objects with
     ``rows.attach`` (what an ORM query with joined loading and ``populate_existing`` would give,
     without its per-row machinery)."""
+    session.flush()  # as an ORM query's autoflush would: pending changes are written, not overwritten
     found = session.connection().execute(_TASK_AND_OPEN_TASKS, {"case_id": case_id, "task_id": human_task_id}).all()
     if not found:
         return [], None

@@ -56,14 +56,20 @@ def _forget_written(session: Session) -> None:
 def attach(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     """The persistent object of ``cls`` for a row read through Core (``values``: every column,
     by attribute name), as an ORM query with ``populate_existing`` would give it: the object the
-    session already holds, its columns refreshed, or a new one made as if loaded and added
-    (``cases.db.as_loaded``). Deferred columns stay deferred: each loads on first access."""
+    session already holds, its columns refreshed and its loaded relationships expired, or a new one
+    made as if loaded and added (``cases.db.as_loaded``). Deferred columns stay deferred: each loads
+    on first access. The caller flushes first (the session's pending changes would be overwritten)."""
     mapper = inspect(cls)
     held = session.identity_map.get(mapper.identity_key_from_primary_key(
         tuple(values[column.key] for column in mapper.primary_key)))
     if held is not None:
         for name, value in values.items():
             set_committed_value(held, name, value)
+        # What was loaded through its relationships may be as old as the object: load it again on
+        # next access (the caller sets the ones it read), as ``populate_existing`` would.
+        loaded = [key for key in mapper.relationships.keys() if key in inspect(held).dict]
+        if loaded:
+            session.expire(held, loaded)
         return held  # type: ignore[no-any-return]
     obj = as_loaded(cls, values)
     deferred = _deferred_columns(mapper)

@@ -61,3 +61,65 @@ def test_task_read_refreshes_objects_the_session_already_holds(session: Any, ses
         other.commit()
         tasks, _wi = case_lock.read_task_rows(session, case_id, task_id)
         assert tasks == [held] and held.claimed_by_id == core_deployed.users["mediator"].id
+
+
+def test_a_pending_change_is_written_not_overwritten(session: Any, core_deployed: Any) -> None:
+    from sqlalchemy import text
+
+    from workflows import services
+
+    case = new_case(session, core_deployed)
+    task = open_task(session, case)
+    case.title = "changed before completing"  # pending, not flushed
+    services.complete_task(session, human_task_id=task.id, user=core_deployed.users["mediator"],
+                           data={"summary": "x", "urgent": False})
+    session.commit()
+    assert session.execute(text("SELECT title FROM cases WHERE id = :i"), {"i": case.id}).scalar_one() == \
+        "changed before completing"
+
+
+def test_a_claim_made_elsewhere_is_a_conflict_even_after_reading_the_claimant(
+        session: Any, session_factory: Any, core_deployed: Any) -> None:
+    import pytest
+
+    from cases.models import User
+    from workflows import services
+    from workflows.errors import Conflict
+
+    case = new_case(session, core_deployed)
+    task = open_task(session, case)
+    assert task.claimed_by is None  # loaded in this session (a page showed who holds the task)
+    session.commit()
+    with session_factory() as other:
+        services.claim_task(other, human_task_id=task.id, user=other.get(User, core_deployed.users["admin"].id))
+        other.commit()
+    with pytest.raises(Conflict, match="is claimed by"):
+        services.complete_task(session, human_task_id=task.id, user=core_deployed.users["mediator"],
+                               data={"summary": "x", "urgent": False})
+
+
+def test_parties_replaced_elsewhere_are_what_the_step_replaces_and_audits(
+        session: Any, session_factory: Any, core_deployed: Any) -> None:
+    from sqlalchemy import text
+
+    from cases.audit import AuditEvent, chain_for
+    from cases.models import Case
+    from cases.services import replace_parties
+    from workflows import services
+
+    case = new_case(session, core_deployed)
+    task = open_task(session, case)
+    assert [p.name for p in case.parties] == ["张三", "李四"]  # loaded in this session
+    session.commit()
+    with session_factory() as other:
+        replace_parties(other, other.get(Case, case.id), [{"role": "applicant", "name": "王五"}])
+        other.commit()
+    services.complete_task(session, human_task_id=task.id, user=core_deployed.users["mediator"],
+                           data={"summary": "x", "urgent": False,
+                                 "parties": [{"role": "applicant", "name": "赵六"}]})
+    session.commit()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.chain == chain_for(case.id),
+                                                     AuditEvent.action == "data.changed")).one()
+    assert [p["name"] for p in event.payload["before"]] == ["王五"]
+    names = session.execute(text("SELECT name FROM parties WHERE case_id = :i"), {"i": case.id}).scalars().all()
+    assert names == ["赵六"]
