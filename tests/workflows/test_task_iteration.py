@@ -106,3 +106,37 @@ def test_remembered_children_are_dropped_when_the_child_list_changes() -> None:
     first_settled._set_state(TaskState.READY)  # e.g. reset: a settled child is walked again at once
     assert_same_walks(inst, "after a settled child was reset")
     assert first_settled in inst.workflow.get_tasks(state=TaskState.READY)
+
+
+def test_same_walks_after_random_changes_to_the_tree() -> None:
+    """State changes (forward and back), removed and added tasks and reordered child lists, in a
+    seeded random sequence over a long loop: every kind of walk still matches SpiffWorkflow's own."""
+    import random
+
+    from tests.workflows.test_state_writer import _bench_step
+
+    states = [TaskState.MAYBE, TaskState.LIKELY, TaskState.FUTURE, TaskState.WAITING, TaskState.READY,
+              TaskState.STARTED, TaskState.COMPLETED, TaskState.ERROR, TaskState.CANCELLED]
+    rng = random.Random(7)
+    inst = Instance.create(BENCH)
+    inst.run_engine()
+    for step in range(8 + 25):
+        _bench_step(inst, step, more=True)
+    wf = inst.workflow
+    specs = list(wf.spec.task_specs.values())
+    for round_ in range(300):
+        task = rng.choice(list(wf.tasks.values()))
+        op = rng.randrange(4)
+        if op == 0:
+            task._set_state(rng.choice(states))
+        elif op == 1 and task.parent is not None and not task._children:
+            wf._remove_task(task.id)  # leaves only: the tree keeps growing (removing a branch empties it)
+        elif op == 2:
+            try:
+                task._add_child(rng.choice(specs), rng.choice(states))
+            except Exception:  # some specs refuse some parents: not what this test is about
+                continue
+        elif task._children:
+            task._children.append(task._children.pop(rng.randrange(len(task._children))))
+        assert_same_walks(inst, f"round {round_} (operation {op})")
+    assert len(wf.tasks) > 60
