@@ -107,11 +107,31 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
     for name, value in (("workers", workers), ("threads", threads)):
         if value < 1:
             raise click.UsageError(f"--{name} must be at least 1 (got {value})")
+    _check_port_free(host, port)
     os.environ["FENGQIAO_RUN_TIMER_SWEEP"] = "1"  # read by each worker's create_app (web.wsgi)
     click.echo(f"Fengqiao on http://{host}:{port}/ (Granian, {workers} worker(s) × {threads} threads)")
     Granian("web.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
             blocking_threads=threads, runtime_threads=1, websockets=False, log_access=access_log,
             respawn_failed_workers=True).serve()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A clear error before the server starts, instead of the server's own failure report."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}: {exc}") from None
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server running? "
+                "Choose another port with --port or FENGQIAO_PORT.") from None
 
 
 @cli.command()

@@ -119,3 +119,14 @@ def test_api_opens_a_case_and_completes_its_first_task(served: tuple[str, Path])
     assert status == 422 and error["error"]["fields"], _log.read_text()[-3000:]  # bad input: named fields, no 500
     status, events = _api(base, "GET", f"/api/v1/cases/{case['id']}/events", token=token)
     assert status == 200 and events[0]["action"] == "case.opened"
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)  # a clean exit
