@@ -157,15 +157,61 @@ def _load_worker(args: tuple[int, float, int]) -> int:
     return done
 
 
-def throughput(port: int, clients: int = 4, seconds: float = 6.0, trials: int = 3) -> tuple[float, list[float]]:
+def _cpu_by_process(server: Server, pool_pids: list[int]) -> dict[tuple[str, int], tuple[float, float]]:
+    """(group, pid) -> (CPU seconds so far, start time) of the processes a throughput run spends CPU
+    in: the server's, the database server's (every process named ``postgres`` on this machine: its
+    backends come and go with the server's connections) and the client processes."""
+    import psutil
+
+    found: dict[tuple[str, int], tuple[float, float]] = {}
+    root = psutil.Process(server.proc.pid)
+    groups = [("server", [root, *root.children(recursive=True)]),
+              ("postgresql", [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]),
+              ("clients", [psutil.Process(pid) for pid in pool_pids])]
+    for name, procs in groups:
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                found[(name, proc.pid)] = (times.user + times.system, proc.create_time())
+            except psutil.Error:  # ended between listing and reading
+                continue
+    return found
+
+
+def _cpu_spent(before: dict[tuple[str, int], tuple[float, float]],
+               after: dict[tuple[str, int], tuple[float, float]]) -> dict[str, float]:
+    """CPU seconds per group between two readings; a process started in between counts whole."""
+    spent: dict[str, float] = {"server": 0.0, "postgresql": 0.0, "clients": 0.0}
+    for key, (cpu, started) in after.items():
+        earlier = before.get(key)
+        spent[key[0]] += cpu - (earlier[0] if earlier is not None and earlier[1] == started else 0.0)
+    return spent
+
+
+def throughput(server: Server, clients: int = 4, seconds: float = 6.0,
+               trials: int = 3) -> tuple[float, list[float], dict[str, float]]:
     """Completions per second with ``clients`` client processes: the median of ``trials`` runs
-    (how the workers happen to share the clients' connections varies from run to run)."""
+    (how the workers happen to share the clients' connections varies from run to run), each run
+    listed, and the CPU milliseconds per completion the server, PostgreSQL and the clients spent
+    over all runs (a machine with two cores has 2,000 ms of CPU per second to give)."""
+    port = server.port
     found = []
     with Pool(clients) as pool:
+        pids = sorted(set(pool.map(_pid, range(clients * 4))))
+        before = _cpu_by_process(server, pids)
+        done = 0
         for _ in range(trials):
             counts = pool.map(_load_worker, [(port, seconds, i) for i in range(clients)])
             found.append(round(sum(counts) / seconds, 1))
-    return sorted(found)[len(found) // 2], found
+            done += sum(counts)
+        spent = _cpu_spent(before, _cpu_by_process(server, pids))
+    cpu = {f"{name}_ms": round(value * 1000 / max(done, 1), 2) for name, value in spent.items()}
+    return sorted(found)[len(found) // 2], found, cpu
+
+
+def _pid(_: int) -> int:
+    time.sleep(0.05)  # so that every pool process takes a share
+    return os.getpid()
 
 
 def main() -> None:
@@ -195,6 +241,7 @@ def main() -> None:
 
     results["completions_per_s"] = {}
     results["completions_per_s_trials"] = {}
+    results["cpu_ms_per_completion"] = {}
     databases = [("sqlite", sqlite_url)]
     pg = fresh_postgres()
     if pg:
@@ -205,7 +252,8 @@ def main() -> None:
             server = Server(url, workers, tmp)
             try:
                 key = f"{name}_{workers}_workers"
-                results["completions_per_s"][key], results["completions_per_s_trials"][key] = throughput(server.port)
+                (results["completions_per_s"][key], results["completions_per_s_trials"][key],
+                 results["cpu_ms_per_completion"][key]) = throughput(server)
             finally:
                 server.stop()
 
@@ -249,7 +297,9 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"step200_vs_step10_ratio  {r['step200_vs_step10_ratio']}   (target <= 1.2)")
     for key, value in r["completions_per_s"].items():
         trials = r.get("completions_per_s_trials", {}).get(key, [])
-        print(f"completions/s {key:28} {value}   (median of {trials})")
+        cpu = r.get("cpu_ms_per_completion", {}).get(key, {})
+        spent = ", ".join(f"{k[:-3]} {v}" for k, v in cpu.items())
+        print(f"completions/s {key:28} {value}   (median of {trials}; CPU ms per completion: {spent})")
 
 
 if __name__ == "__main__":
