@@ -8,7 +8,9 @@ costs more than the rest of the step. ``install`` replaces ``TaskIterator.__next
 checks the task state tested inline, and no depth bookkeeping when the depth limit cannot be
 reached (it can only stop a walk deeper than the tree has tasks; the engine raises it to a million,
 see ``workflows.engine``). A walk for unfinished tasks also passes over settled leaves (finished
-loop iterations, say: ``_unsettled_children``), so a long case's history no longer costs every walk.
+loop iterations, say: ``_unsettled_children``), remembered per task; ``Task._set_state`` and
+``Task._child_added_notify`` are wrapped to count settled tasks that stop being so, which makes the
+remembered lists be counted afresh. A long case's history then no longer costs every walk.
 ``tests/workflows/test_task_iteration.py`` compares the two on every shipped route.
 """
 
@@ -21,9 +23,12 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
 _ORIGINAL = (TaskIterator.__next__, TaskIterator._next, BpmnTaskIterator._next)
+_ORIGINAL_SET_STATE = Task._set_state
+_ORIGINAL_CHILD_ADDED = Task._child_added_notify
 _UNSET = object()
 
 
@@ -78,6 +83,7 @@ def _unbounded(self: Any, task: Any) -> bool:
 _SETTLED = int(TaskState.COMPLETED | TaskState.CANCELLED)
 _FINISHED = int(TaskState.FINISHED_MASK)
 _CHILDREN_ATTR = "_fengqiao_children"
+_UNSETTLED_ATTR = "_fengqiao_unsettled"
 
 
 def _skips_settled(self: Any, task: Any) -> bool:
@@ -94,26 +100,73 @@ def _skips_settled(self: Any, task: Any) -> bool:
     return found
 
 
-def _unsettled_children(task: Any) -> list[Any]:
-    """``task.children`` less its settled children: completed or cancelled tasks without children
-    that are no call activity or subprocess, such as the finished iterations under a standard loop
-    task, which a long case accumulates by the hundred.
+def _may_lead_on(child: Any) -> bool:
+    """False for a settled child: completed or cancelled, without children, no call activity or
+    subprocess (which the walk may enter even when it is finished)."""
+    return (child is None or not child._state & _SETTLED or bool(child._children)
+            or isinstance(child.task_spec, SubWorkflowTask))
 
-    The children's objects are remembered on the task with the id list they were resolved from
-    (so they are not looked up by id on every walk), and reused while that list is the same object
-    with the same length and the same first and last ids: SpiffWorkflow only appends children,
-    inserts one at the front or removes some, so any change that keeps the length moves an end.
-    Whether a child is settled is tested afresh on every walk.
+
+def _unsettled_children(task: Any) -> list[Any]:
+    """``task.children`` less its settled children, such as the finished iterations under a standard
+    loop task, which a long case accumulates by the hundred; in order.
+
+    Remembered on the task: the id list the children were resolved from (so they are not looked up
+    by id on every walk), the children, and those not settled at the last count, with the
+    workflow's unsettling count (``_note_unsettled``) at that time. The list of ids is trusted
+    while it is the same object with the same first id and its previous last id still at the same
+    place: SpiffWorkflow only appends children, inserts one at the front or removes some, so then
+    only new ids were appended (resolved and tested on their own). Children that settled since the
+    last count are walked in vain, harmlessly, until the next count; a settled child that is
+    reset or gains a child bumps the unsettling count, and everything is counted afresh.
     """
     ids = task._children
+    count = task.workflow.__dict__.get(_UNSETTLED_ATTR, 0)
     known = task.__dict__.get(_CHILDREN_ATTR)
-    if (known is None or known[0] is not ids or len(known[3]) != len(ids)
-            or (ids and (known[1] is not ids[0] or known[2] is not ids[-1]))):
-        lookup = task.workflow.tasks.get
-        known = (ids, ids[0] if ids else None, ids[-1] if ids else None, [lookup(child) for child in ids])
-        task.__dict__[_CHILDREN_ATTR] = known
-    return [child for child in known[3] if child is None or not child._state & _SETTLED or child._children
-            or isinstance(child.task_spec, SubWorkflowTask)]
+    if known is not None and known[0] is ids and ids and known[1] is ids[0]:
+        _ids, _first, last, children, open_children, at = known
+        n = len(children)
+        if len(ids) == n and ids[-1] is last:
+            if at == count:
+                return open_children
+            open_children = [child for child in children if _may_lead_on(child)]
+        elif len(ids) > n and ids[n - 1] is last:  # only appended to
+            lookup = task.workflow.tasks.get
+            tail = [lookup(child) for child in ids[n:]]
+            children = children + tail
+            previous = open_children if at == count else children[:n]
+            open_children = [child for child in previous + tail if _may_lead_on(child)]
+        else:
+            known = None
+        if known is not None:
+            task.__dict__[_CHILDREN_ATTR] = (ids, ids[0], ids[-1], children, open_children, count)
+            return open_children
+    lookup = task.workflow.tasks.get
+    children = [lookup(child) for child in ids]
+    open_children = [child for child in children if _may_lead_on(child)]
+    task.__dict__[_CHILDREN_ATTR] = (ids, ids[0] if ids else None, ids[-1] if ids else None, children,
+                                     open_children, count)
+    return open_children
+
+
+def _note_unsettled(task: Any) -> None:
+    """Count, on the task's workflow, a settled task that stops being one (reset, or a new child)."""
+    workflow = task.workflow.__dict__
+    workflow[_UNSETTLED_ATTR] = workflow.get(_UNSETTLED_ATTR, 0) + 1
+
+
+def _set_state(self: Any, value: int) -> None:
+    """``Task._set_state``, noting a settled task whose state changes."""
+    if self._state & _SETTLED and value != self._state:
+        _note_unsettled(self)
+    _ORIGINAL_SET_STATE(self, value)
+
+
+def _child_added_notify(self: Any, child: Any) -> None:
+    """``Task._child_added_notify``, noting a settled task that gains a child."""
+    if self._state & _SETTLED:
+        _note_unsettled(self)
+    _ORIGINAL_CHILD_ADDED(self, child)
 
 
 def _walk(self: Any, in_subprocesses: bool) -> Any:
@@ -153,6 +206,8 @@ def _bpmn_next(self: Any) -> Any:
 
 
 def install() -> None:
+    Task._set_state = _set_state  # type: ignore[method-assign]
+    Task._child_added_notify = _child_added_notify  # type: ignore[method-assign]
     TaskIterator.__next__ = _next_match  # type: ignore[method-assign]
     TaskIterator._next = _task_next  # type: ignore[method-assign]
     BpmnTaskIterator._next = _bpmn_next  # type: ignore[method-assign]

@@ -106,11 +106,27 @@ def test_remembered_children_are_dropped_when_the_child_list_changes() -> None:
     first_settled._set_state(TaskState.READY)  # e.g. reset: a settled child is walked again at once
     assert_same_walks(inst, "after a settled child was reset")
     assert first_settled in inst.workflow.get_tasks(state=TaskState.READY)
+    # Several changes between two walks: a removal and two appends (the list grew, its old last id moved)
+    settled = [t for t in loop.children if t.state == TaskState.COMPLETED and not t._children]
+    inst.workflow._remove_task(settled[2].id)
+    spec = settled[0].task_spec
+    loop._add_child(spec, TaskState.READY)
+    loop._add_child(spec, TaskState.FUTURE)
+    assert_same_walks(inst, "after a removal and two appends")
+    # a settled child reset and an append
+    settled = [t for t in loop.children if t.state == TaskState.COMPLETED and not t._children]
+    settled[4]._set_state(TaskState.WAITING)
+    loop._add_child(spec, TaskState.FUTURE)
+    assert_same_walks(inst, "after a reset and an append")
+    # a settled child gains a child of its own
+    settled[5]._add_child(spec, TaskState.READY)
+    assert_same_walks(inst, "after a settled child gained a child")
 
 
 def test_same_walks_after_random_changes_to_the_tree() -> None:
-    """State changes (forward and back), removed and added tasks and reordered child lists, in a
-    seeded random sequence over a long loop: every kind of walk still matches SpiffWorkflow's own."""
+    """State changes (forward and back), removed and added tasks and reordered child lists, one to
+    three at a time, in a seeded random sequence over a long loop: every kind of walk still matches
+    SpiffWorkflow's own."""
     import random
 
     from tests.workflows.test_state_writer import _bench_step
@@ -125,18 +141,21 @@ def test_same_walks_after_random_changes_to_the_tree() -> None:
     wf = inst.workflow
     specs = list(wf.spec.task_specs.values())
     for round_ in range(300):
-        task = rng.choice(list(wf.tasks.values()))
-        op = rng.randrange(4)
-        if op == 0:
-            task._set_state(rng.choice(states))
-        elif op == 1 and task.parent is not None and not task._children:
-            wf._remove_task(task.id)  # leaves only: the tree keeps growing (removing a branch empties it)
-        elif op == 2:
-            try:
-                task._add_child(rng.choice(specs), rng.choice(states))
-            except Exception:  # some specs refuse some parents: not what this test is about
-                continue
-        elif task._children:
-            task._children.append(task._children.pop(rng.randrange(len(task._children))))
-        assert_same_walks(inst, f"round {round_} (operation {op})")
+        done = []
+        for _ in range(rng.randrange(1, 4)):  # up to three changes between two walks
+            task = rng.choice(list(wf.tasks.values()))
+            op = rng.randrange(4)
+            done.append(op)
+            if op == 0:
+                task._set_state(rng.choice(states))
+            elif op == 1 and task.parent is not None and not task._children:
+                wf._remove_task(task.id)  # leaves only: the tree keeps growing (a branch would empty it)
+            elif op == 2:
+                try:
+                    task._add_child(rng.choice(specs), rng.choice(states))
+                except Exception:  # some specs refuse some parents: not what this test is about
+                    continue
+            elif task._children:
+                task._children.append(task._children.pop(rng.randrange(len(task._children))))
+        assert_same_walks(inst, f"round {round_} (operations {done})")
     assert len(wf.tasks) > 60
