@@ -100,11 +100,19 @@ def _skips_settled(self: Any, task: Any) -> bool:
     return found
 
 
-def _may_lead_on(child: Any) -> bool:
-    """False for a settled child: completed or cancelled, without children, no call activity or
-    subprocess (which the walk may enter even when it is finished)."""
+def _may_lead_on(child: Any, subprocesses: Any) -> bool:
+    """False for a settled child: completed or cancelled, without children, and neither with a
+    subprocess registered under its id (which the walk may enter even when the task is finished; a
+    version migration can leave one under a task that is no call activity any more) nor a call
+    activity or subprocess by its spec. A finished task is never given a subprocess later."""
     return (child is None or not child._state & _SETTLED or bool(child._children)
-            or isinstance(child.task_spec, SubWorkflowTask))
+            or isinstance(child.task_spec, SubWorkflowTask) or (bool(subprocesses) and child.id in subprocesses))
+
+
+def _subprocesses(task: Any) -> Any:
+    workflow = task.workflow
+    top = workflow.top_workflow if hasattr(workflow, "top_workflow") else workflow
+    return getattr(top, "subprocesses", None)
 
 
 def _unsettled_children(task: Any) -> list[Any]:
@@ -129,13 +137,15 @@ def _unsettled_children(task: Any) -> list[Any]:
         if len(ids) == n and ids[-1] is last:
             if at == count:
                 return open_children
-            open_children = [child for child in children if _may_lead_on(child)]
+            subprocesses = _subprocesses(task)
+            open_children = [child for child in children if _may_lead_on(child, subprocesses)]
         elif len(ids) > n and ids[n - 1] is last:  # only appended to
             lookup = task.workflow.tasks.get
             tail = [lookup(child) for child in ids[n:]]
             children = children + tail
             previous = open_children if at == count else children[:n]
-            open_children = [child for child in previous + tail if _may_lead_on(child)]
+            subprocesses = _subprocesses(task)
+            open_children = [child for child in previous + tail if _may_lead_on(child, subprocesses)]
         else:
             known = None
         if known is not None:
@@ -143,7 +153,8 @@ def _unsettled_children(task: Any) -> list[Any]:
             return open_children
     lookup = task.workflow.tasks.get
     children = [lookup(child) for child in ids]
-    open_children = [child for child in children if _may_lead_on(child)]
+    subprocesses = _subprocesses(task)
+    open_children = [child for child in children if _may_lead_on(child, subprocesses)]
     task.__dict__[_CHILDREN_ATTR] = (ids, ids[0] if ids else None, ids[-1] if ids else None, children,
                                      open_children, count)
     return open_children

@@ -3,6 +3,7 @@ for every kind of query the engine makes, at every step of the shipped routes.""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,35 @@ def test_same_walks_after_random_changes_to_the_tree() -> None:
                 task._children.append(task._children.pop(rng.randrange(len(task._children))))
         assert_same_walks(inst, f"round {round_} (operations {done})")
     assert len(wf.tasks) > 60
+
+
+def test_a_finished_task_keeping_a_subprocess_is_still_walked_into(tmp_path: Path) -> None:
+    """A version migration can turn a cancelled call activity into a plain task while its
+    subprocess stays registered: SpiffWorkflow's walk still enters that subprocess, and so must ours
+    (found in review; the engine itself does not reach this state)."""
+    from tests.workflows.test_state_writer import definition, start_shipped
+    from workflows.migration import _InstanceDiff
+
+    for source in (ROOT / "bpmn").iterdir():
+        text = source.read_text(encoding="utf-8")
+        if source.name == "dispute.bpmn":  # call_prevention: a call activity becomes a user task
+            start = re.search(r'<bpmn:callActivity id="call_prevention"[^>]*>', text)
+            assert start is not None
+            end = text.index("</bpmn:callActivity>", start.end())
+            text = (text[:start.start()] + '<bpmn:userTask id="call_prevention" name="x">'
+                    + text[start.end():end] + "</bpmn:userTask>" + text[end + len("</bpmn:callActivity>"):])
+        (tmp_path / source.name).write_text(text, encoding="utf-8")
+    changed = definition(sorted(tmp_path.glob("*.bpmn")) + sorted(tmp_path.glob("*.dmn")), "dispute")
+
+    inst = start_shipped()
+    workflow = inst.workflow
+    call = next(t for t in workflow.tasks.values() if t.task_spec.name == "call_prevention")
+    subprocess = workflow.subprocesses[call.id]
+    call.cancel()
+    lead = next(t for t in subprocess.tasks.values() if t.task_spec.name == "register_lead")
+    subprocess.reset_from_task_id(lead.id)
+    assert_same_walks(inst, "before the migration")
+    _InstanceDiff(inst, changed).apply(inst)  # the spec becomes a user task; the subprocess stays
+    assert_same_walks(inst, "after the migration")
+    call._set_state(TaskState.COMPLETED)  # a settled task changes: everything is counted afresh
+    assert_same_walks(inst, "after a recount")
