@@ -311,7 +311,11 @@ def migrate_case(session: Session, *, case: Case, user: User | None, target: Pro
                        + "; ".join(plan.reasons or ["nothing to migrate"]), case_id=case.id)
 
     definition = definition_for(target)
-    plan.dropped_predictions = diff.apply(instance)
+    try:
+        plan.dropped_predictions = diff.apply(instance)
+    except Exception as exc:  # SpiffWorkflow's migration can fail on states the plan did not foresee
+        raise Conflict(f"case {case.number} cannot be migrated to v{target.version}: the engine could not "
+                       f"move its tasks ({exc.__class__.__name__}: {exc})", case_id=case.id) from exc
     holidays, workdays = calendar(session)
     try:
         # Reload what will be stored: every task must resolve against the target's specs.

@@ -285,3 +285,24 @@ def test_migration_inside_a_running_called_process(session: Session, world: Any)
     assert [t.spec_id for t in session.scalars(select(HumanTask).where(
         HumanTask.case_id == case.id, HumanTask.state == "ready"))] != []
     assert verify_chains(session, case.id)[1] == []
+
+
+def test_an_engine_failure_while_moving_tasks_is_a_conflict_and_changes_nothing(
+        session: Session, core_deployed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SpiffWorkflow's migration can fail on a state the plan did not foresee (seen in review: a
+    case inside a called process): the admin gets a conflict naming the case, not a server error."""
+    w = core_deployed
+    case = at_mediate(session, w)
+    deploy_text(session, with_visit())
+    session.commit()
+    events_before = actions(session, case)
+
+    def fail(self: Any, instance: Any) -> int:
+        raise KeyError("task 1234 not found")
+
+    monkeypatch.setattr(migration._InstanceDiff, "apply", fail)
+    with pytest.raises(Conflict, match=f"case {case.number} cannot be migrated to v2: the engine could not "
+                                       "move its tasks \\(KeyError"):
+        migration.migrate_case(session, case=case, user=w.users["admin"])
+    session.rollback()
+    assert version_of(session, case) == 1 and actions(session, case) == events_before
