@@ -29,6 +29,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cases.db import Base
+from cases.write_behind import execute_later
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
@@ -131,9 +132,11 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(payload, ensure_ascii=False, default=str))
 
 
-_INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
+_INSERT_EVENT = insert(AuditEvent.__table__).inline()
 # Built once and executed with parameters: no per-call statement construction or coercion. The
 # insert also moves the chain's head row: a trigger does it (migration 0005), in the same statement.
+# Nothing reads its result, so on PostgreSQL it waits for the transaction's next statement and goes
+# with it in one round trip (``cases.write_behind``).
 
 HEADS_KEY = "fengqiao.audit_heads"
 """``session.info`` key: the (seq, hash) of each chain head this transaction holds locked."""
@@ -208,7 +211,8 @@ def record(session: Session, *, actor: Actor, action: str, case_id: int | None =
 
     Written at once with one Core statement, not through the unit of work: the audit trail is on
     every write path. The database moves the chain head row with it (trigger
-    ``audit_events_move_head``). Returns the event as a detached object.
+    ``audit_events_move_head``). Returns the event as a detached object, without its ``id``
+    (not read back: the insert may be queued, see ``cases.write_behind``).
     """
     chain = chain_for(case_id)
     head = _locked_head(session, chain)
@@ -219,9 +223,7 @@ def record(session: Session, *, actor: Actor, action: str, case_id: int | None =
         payload=_json_safe(payload or {}), prev_hash=head[1])
     fields = entry.fields()
     entry.hash = event_hash(fields, entry.prev_hash)
-    conn = session.connection()
-    entry.id = conn.execute(_INSERT_EVENT, {**fields, "prev_hash": entry.prev_hash,
-                                            "hash": entry.hash}).scalar_one()
+    execute_later(session, _INSERT_EVENT, {**fields, "prev_hash": entry.prev_hash, "hash": entry.hash})
     head[0], head[1] = entry.seq, entry.hash
     return entry
 

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, configure_mappers, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 
+from cases import write_behind
+
 T = TypeVar("T")
 
 NAMING_CONVENTION = {
@@ -108,6 +110,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_idle_connections(engine, PING_AFTER_IDLE_SECONDS)
+    write_behind.install(engine)
     return engine
 
 

@@ -12,6 +12,7 @@ from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
 from cases.models import RISK_COLOURS, Case, CaseStatus, Level, OrgUnit
 from cases.roles import role_for_lane
+from cases.write_behind import execute_later
 from workflows import cache, state_rows
 from workflows import rows as rows_
 from workflows.engine import EngineError, Instance
@@ -29,13 +30,16 @@ def ready_tasks(session: Session, case_id: int) -> list[HumanTask]:
         HumanTask.case_id == case_id, HumanTask.state == "ready").order_by(HumanTask.id)))
 
 
-def _sync_case_fields(case: Case, data: dict[str, Any]) -> None:
+def _case_field_changes(case: Case, data: dict[str, Any]) -> dict[str, Any]:
+    """The case columns the step's data changes (``SYNCED_KEYS``), by attribute name."""
+    changes: dict[str, Any] = {}
     colour = data.get("risk_colour")
     if colour in RISK_COLOURS and case.risk_colour != colour:
-        case.risk_colour = colour
+        changes["risk_colour"] = colour
     outcome = data.get("outcome")
     if isinstance(outcome, str) and outcome and case.outcome != outcome[:40]:
-        case.outcome = outcome[:40]
+        changes["outcome"] = outcome[:40]
+    return changes
 
 
 def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instance,
@@ -47,7 +51,8 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     and timer rows are then written through Core (``workflows.rows``), not the unit of work.
     """
     lock_version = (wi.lock_version or 0) + 1
-    header, state_format = state_rows.save(session, case.id, instance)
+    # A workflow not saved before (lock_version 0, see ``services.start_case``) has no task rows.
+    header, state_format = state_rows.save(session, case.id, instance, new_workflow=not wi.lock_version)
     infos = {info.task_id: info for info in instance.ready_human_tasks()}
     timers = instance.waiting_timers()
     # While a called process waits (e.g. a red lead waiting for the police inside prevention), the
@@ -68,7 +73,7 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     due = min((t.due_at for t in timers), default=None)
     if timers or wi.next_timer_at is not None or wi.status is None:
         _replace_timers(session, case.id, timers)
-    _sync_case_fields(case, current)
+    case_changes = _case_field_changes(case, current)
 
     open_rows = []
     for task_id, row in existing.items():
@@ -95,16 +100,18 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
         set_committed_value(row, "org_unit", case.org_unit)
         open_rows.append(row)
         if case.stage != info.process_id:
-            case.stage = info.process_id
+            case_changes["stage"] = info.process_id
     status = "completed" if completed else "running"
     rows_.update_row(session, wi, {
         "state": header, "serializer_version": state_format, "lock_version": lock_version,
         "completed_steps": instance.completed_task_count(), "updated_at": now, "next_timer_at": due,
         "status": status})
-    if completed and case.status != CaseStatus.CLOSED:
-        case.status = CaseStatus.CLOSED
-        case.closed_at = utcnow()
-        case.closed_level = case.closed_level or case.level
+    closing = completed and case.status != CaseStatus.CLOSED
+    if closing:
+        case_changes.update(status=CaseStatus.CLOSED, closed_at=now, closed_level=case.closed_level or case.level)
+    if case_changes:  # through Core like the rows above (queued on PostgreSQL), not the unit of work
+        rows_.update_row(session, case, {**case_changes, "updated_at": now})
+    if closing:
         record(session, actor=actor, action=AuditAction.CASE_CLOSED, case_id=case.id,
                payload={"outcome": case.outcome, "level": case.closed_level})
     session.flush()
@@ -115,17 +122,17 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
 
 _TIMERS = WorkflowTimer.__table__
 _DELETE_TIMERS = delete(_TIMERS).where(_TIMERS.c.case_id == bindparam("timer_case_id"))
+_INSERT_TIMERS = insert(_TIMERS).inline()
 
 
 def _replace_timers(session: Session, case_id: int, timers: list[Any]) -> None:
-    """Replace the case's waiting timers (Core on the session's connection: no unit of work)."""
-    conn = session.connection()
-    conn.execute(_DELETE_TIMERS, {"timer_case_id": case_id})
+    """Replace the case's waiting timers (Core, queued on PostgreSQL: no unit of work)."""
+    execute_later(session, _DELETE_TIMERS, {"timer_case_id": case_id})
     for obj in [o for o in session.identity_map.values() if isinstance(o, WorkflowTimer)]:
         if obj.case_id == case_id:
             session.expunge(obj)  # as an ORM delete would: the rows are gone
     if timers:
-        conn.execute(insert(_TIMERS), [
+        execute_later(session, _INSERT_TIMERS, [
             {"case_id": case_id, "task_id": t.task_id, "spec_id": t.spec_id, "name": t.name,
              "documentation": t.documentation, "due_at": t.due_at} for t in timers])
 

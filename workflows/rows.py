@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert, Update
 
 from cases.db import as_loaded
+from cases.write_behind import execute_later
 
 T = TypeVar("T")
 
@@ -90,7 +91,8 @@ _deferred: dict[Any, frozenset[str]] = {}
 
 
 def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
-    """``UPDATE`` the row of persistent ``obj`` with ``values`` (attribute name = column name)."""
+    """``UPDATE`` the row of persistent ``obj`` with ``values`` (attribute name = column name):
+    queued on PostgreSQL (``cases.write_behind``), its effect in the session at once."""
     state = inspect(obj)
     if not state.persistent:
         raise ValueError(f"{type(obj).__name__} is not persistent; flush it first")
@@ -100,7 +102,7 @@ def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
         (pk,) = table.primary_key.columns
         stmt = _updates[table] = update(table).where(pk == bindparam("row_pk"))
     (pk_value,) = state.identity
-    session.connection().execute(stmt, {"row_pk": pk_value, **values})
+    execute_later(session, stmt, {"row_pk": pk_value, **values})
     for key, value in values.items():
         set_committed_value(obj, key, value)
     _remember(session, obj, inserted=False)

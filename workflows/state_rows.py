@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from cases.write_behind import execute_later
 from workflows.engine import SERIALIZER_VERSION, Definition, Instance
 from workflows.models import WorkflowInstance, WorkflowTaskState
 
@@ -27,7 +28,7 @@ ROWS_FORMAT = "spiff-1.5+rows-1"
 _T = WorkflowTaskState.__table__
 _SELECT = select(_T.c.task_id, _T.c.workflow_key, _T.c.ord, _T.c.body).where(
     _T.c.case_id == bindparam("case")).order_by(_T.c.ord)
-_INSERT = insert(_T)
+_INSERT = insert(_T).inline()
 _UPDATE = update(_T).where(_T.c.case_id == bindparam("case"), _T.c.task_id == bindparam("tid")).values(
     body=bindparam("text"))
 _DELETE_ONE = delete(_T).where(_T.c.case_id == bindparam("case"), _T.c.task_id == bindparam("tid"))
@@ -64,15 +65,16 @@ def load(session: Session, wi: WorkflowInstance, definition: Definition,
     return instance
 
 
-def save(session: Session, case_id: int, instance: Instance) -> tuple[str, str]:
+def save(session: Session, case_id: int, instance: Instance, new_workflow: bool = False) -> tuple[str, str]:
     """Write the task rows that changed since ``instance.stored``; returns (header, format) for
     ``workflow_instances.state`` and ``serializer_version``. Raises ``EngineError`` when the data
-    cannot be stored (nothing is written then)."""
+    cannot be stored (nothing is written then). ``new_workflow``: the case has no task rows yet
+    (nothing to delete first)."""
     header, tasks = instance.dump_parts()
-    conn = session.connection()
     stored = instance.stored
     if stored is None:  # a new case, or a state saved in the earlier format
-        conn.execute(_DELETE_ALL, {"case": case_id})
+        if not new_workflow:
+            execute_later(session, _DELETE_ALL, {"case": case_id})
         stored = StoredTasks()
     texts, next_ord = stored.texts, stored.next_ord
     new: list[dict[str, Any]] = []
@@ -93,12 +95,13 @@ def save(session: Session, case_id: int, instance: Instance) -> tuple[str, str]:
     if present < len(texts):
         current = {text[1:37] for fragments in tasks.values() for text in fragments}
         removed = [tid for tid in texts if tid not in current]
+    # Queued on PostgreSQL: they go with the step's other writes (``cases.write_behind``).
     if removed:
-        conn.execute(_DELETE_ONE, [{"case": case_id, "tid": tid} for tid in removed])
+        execute_later(session, _DELETE_ONE, [{"case": case_id, "tid": tid} for tid in removed])
     if changed:
-        conn.execute(_UPDATE, changed)
+        execute_later(session, _UPDATE, changed)
     if new:
-        conn.execute(_INSERT, new)
+        execute_later(session, _INSERT, new)
     for tid in removed:
         del texts[tid]
     for row in changed:

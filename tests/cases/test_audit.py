@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cases.audit import GENESIS, Actor, AuditEvent, event_hash, open_chain, record, verify_chains
@@ -14,10 +14,16 @@ from web.cli import cli
 
 
 def _events(session: Any, n: int = 3) -> list[AuditEvent]:
+    """``n`` events recorded and committed, as ``record`` returned them, their ids looked up (``record``
+    does not read them back: on PostgreSQL its insert is queued)."""
     actor = Actor(None, "tester", "admin")
     events = [record(session, actor=actor, action="data.changed", payload={"i": i, "名": "张三"})
               for i in range(n)]
+    assert all(e.id is None for e in events)
     session.commit()
+    ids = dict(session.execute(select(AuditEvent.seq, AuditEvent.id).where(AuditEvent.chain == events[0].chain)).all())
+    for e in events:
+        e.id = ids[e.seq]
     return events
 
 
