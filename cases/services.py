@@ -108,6 +108,7 @@ def open_case(session: Session, *, actor: User, actor_role: str, org_unit: OrgUn
                 category=category, level=str(org_unit.level), org_unit=org_unit,
                 language=language, description=description, created_by_id=actor.id)
     case.parties = [_party(p) for p in parties]  # the collection is loaded: no query for it later
+    case.grants = []  # likewise: a new case has no grants (every permission check reads them)
     session.add(case)
     session.flush()
     open_chain(session, case.id)

@@ -108,8 +108,16 @@ def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
     return wi
 
 
+@dataclass
+class Started:
+    """A case's workflow just started: its row and the case's open tasks (none if it failed)."""
+
+    instance: WorkflowInstance
+    open_tasks: list[HumanTask] = field(default_factory=list)
+
+
 def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = "dispute",
-               data: dict[str, Any] | None = None) -> WorkflowInstance:
+               data: dict[str, Any] | None = None) -> Started:
     """Start the latest deployed version of ``process_id`` for ``case``."""
     version = latest_version(session, process_id)
     if version is None:
@@ -127,9 +135,9 @@ def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = 
         instance.run_engine()
     except EngineError as exc:
         projection.mark_error(session, case, wi, exc, actor, instance)
-        return wi
-    projection.save_step(session, case, wi, instance, actor, held_rows=[])  # a new workflow: no task rows yet
-    return wi
+        return Started(wi)
+    # A new workflow: no task rows yet to read.
+    return Started(wi, projection.save_step(session, case, wi, instance, actor, held_rows=[]) or [])
 
 
 @dataclass

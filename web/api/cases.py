@@ -18,7 +18,7 @@ from web.api.schemas import CaseArgs, CaseDetailSchema, CaseListArgs, CasePageSc
 from web.db import db
 from workflows import services
 from workflows.inbox import tasks_for
-from workflows.models import WorkflowInstance
+from workflows.models import HumanTask, WorkflowInstance
 
 blp = Blueprint("api_cases", __name__, description="Dispute cases")
 
@@ -43,9 +43,16 @@ class _CaseDetail:
         return getattr(self._case, name)
 
 
-def _detail(case: Case) -> _CaseDetail:
+def _detail(case: Case, open_tasks: list[HumanTask] | None = None) -> _CaseDetail:
+    """``open_tasks``: the case's open tasks when the caller has them (a case just started), else
+    read; either way only those the caller may do are listed."""
     wi = db().get(WorkflowInstance, case.id)
-    tasks = db().scalars(tasks_for(api_user(), case_id=case.id)).all()
+    user = api_user()
+    if open_tasks is None:
+        tasks = db().scalars(tasks_for(user, case_id=case.id)).all()
+    else:
+        tasks = [t for t in open_tasks
+                 if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)]
     return _CaseDetail(case, open_tasks=tasks, workflow_status=wi.status if wi else None,
                        workflow_error=wi.error_message if wi else None,
                        workflow_error_element=wi.error_element if wi else None)
@@ -91,9 +98,9 @@ def create_case(args: dict[str, Any]) -> Any:
                          description=args["description"], language=args["language"])
     except DomainError as exc:
         return error_response(422, "validation_failed", exc.message, {exc.field or "_schema": [exc.message]})
-    services.start_case(db(), case, Actor(user.id, user.username, membership.role),
-                        process_id=args["process_id"])
-    return _detail(case)
+    started = services.start_case(db(), case, Actor(user.id, user.username, membership.role),
+                                  process_id=args["process_id"])
+    return _detail(case, started.open_tasks)
 
 
 @blp.route("/cases/<int:case_id>", methods=["GET"])

@@ -202,14 +202,14 @@ def _after_intake(case: Case, role: str) -> ResponseReturnValue:
     user = me()
     process_id = current_app.config.get("DEFAULT_PROCESS_ID", "dispute")
     try:
-        start_case(db(), case, Actor(user.id, user.username, role), process_id=process_id)
+        started = start_case(db(), case, Actor(user.id, user.username, role), process_id=process_id)
     except WorkflowServiceError as err:
         current_app.logger.error("case %s opened but its workflow did not start: %s", case.number, err.message)
         flash(_("The case was registered, but its procedure could not be started. An administrator "
                 "has to deploy it."), "error")
         return redirect(url_for("pages.case_page", case_id=case.id))
     flash(_("Case %(number)s registered.", number=case.number), "success")
-    for task in ready_tasks(db(), case.id):
+    for task in started.open_tasks:
         if can(user, Action.TASK_COMPLETE, case, task_role=task.role, task_unit=task.org_unit):
             return redirect(url_for("pages.task_page", task_id=task.id))
     return redirect(url_for("pages.case_page", case_id=case.id))
