@@ -4,10 +4,12 @@ A step ends with several UPDATEs and INSERTs (the completed task, its audit even
 engine task rows, the workflow row, the case). Each is a round trip to PostgreSQL; the client and
 the server spend more CPU on the trip than on the statement. ``execute_later`` queues such a
 statement on the transaction's connection instead; the queue is sent in psycopg's pipeline mode
-(every queued statement, then one sync) just before the connection's next statement of any kind,
-and before it commits. So statements still reach the database in the order they were issued and
-in the same transaction: a later read sees the queued writes, and a savepoint's rollback undoes
-those queued inside it. A rollback drops the queue; so does returning the connection to the pool.
+(every queued statement, then one sync) just before the connection's next statement of any kind
+(through SQLAlchemy or ``cases.driver_sql``), and before it commits. Queued statements themselves
+run on the driver's cursor (``cases.driver_sql``), as does a statement run at once. So statements
+still reach the database in the order they were issued and in the same transaction: a later read
+sees the queued writes, and a savepoint's rollback undoes those queued inside it. A rollback drops
+the queue; so does returning the connection to the pool.
 
 What ``execute_later`` does not give is its result: it takes DML without ``RETURNING`` only (an
 INSERT built with ``.inline()``, so that SQLAlchemy adds none for the new key), and an
@@ -26,6 +28,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert, UpdateBase
+
+from cases import driver_sql
+from cases.driver_sql import DriverStatement
 
 QUEUE_KEY = "fengqiao.write_behind"
 """``Connection.info`` key (the pooled connection's own dict): the queued (statement, parameters)."""
@@ -55,10 +60,18 @@ def execute_later(session: Session, statement: UpdateBase, parameters: dict[str,
         # else SQLAlchemy adds RETURNING for the new primary key (``inserted_primary_key``)
         raise ValueError("execute_later takes an INSERT built with .inline(): nothing reads its new key")
     conn = session.connection()
+    prepared = _prepared.get(statement)
+    if prepared is None:
+        prepared = _prepared[statement] = DriverStatement(statement)
     if conn.engine not in _engines:
-        conn.execute(statement, parameters)
+        prepared.run(conn, parameters)
         return
-    conn.info.setdefault(QUEUE_KEY, []).append((statement, parameters))
+    conn.info.setdefault(QUEUE_KEY, []).append((prepared, parameters))
+
+
+_prepared: weakref.WeakKeyDictionary[UpdateBase, DriverStatement] = weakref.WeakKeyDictionary()
+"""Each statement given to ``execute_later`` (callers build theirs once), compiled for the driver;
+forgotten with the statement."""
 
 
 def pending(session: Session) -> int:
@@ -74,19 +87,21 @@ def send(conn: Connection) -> None:
     driver = conn.connection.driver_connection
     try:
         with driver.pipeline():  # type: ignore[union-attr]
-            for statement, parameters in queue:
-                conn.execute(statement, parameters)
+            for prepared, parameters in queue:
+                prepared.run(conn, parameters)
     except DBAPIError:
         raise
-    except conn.dialect.loaded_dbapi.Error as exc:  # raised by the pipeline's sync: not wrapped yet
-        sent = "; ".join(str(statement).split("\n", 1)[0] for statement, _ in queue)
-        raise DBAPIError.instance(f"(queued writes) {sent}", None, exc, conn.dialect.loaded_dbapi.Error,
-                                  dialect=conn.dialect) from exc
+    except Exception as exc:  # noqa: BLE001 -- raised by the pipeline's sync: handled as a statement's error
+        sent = "; ".join(str(prepared.statement).split("\n", 1)[0] for prepared, _ in queue)
+        conn._handle_dbapi_exception(exc, f"(queued writes) {sent}", None, None, None)
 
 
 def _before_statement(conn: Connection, *_args: Any) -> None:
     if conn.info.get(QUEUE_KEY):
         send(conn)
+
+
+driver_sql.before_run.insert(0, _before_statement)  # statements run on the driver's cursor send it too
 
 
 def _before_commit(conn: Connection) -> None:

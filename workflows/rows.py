@@ -2,7 +2,8 @@
 
 A completion writes a handful of rows; the unit of work's flush machinery costs more than the
 statements themselves. ``update_row`` and ``insert_row`` run one statement each (built once per
-table, the SET/VALUES columns taken from the parameters) and record what they wrote as the
+table, the SET/VALUES columns taken from the parameters, run on the driver's cursor:
+``cases.driver_sql``; an update is queued on PostgreSQL: ``cases.write_behind``) and record what they wrote as the
 objects' committed state, so the session neither writes them again nor serves stale values.
 They take effect at once, in the caller's transaction; the caller still commits once.
 
@@ -18,16 +19,17 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, bindparam, event, insert, inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Update
 
 from cases.db import as_loaded
+from cases.driver_sql import DriverStatement
 from cases.write_behind import execute_later
 
 T = TypeVar("T")
 
 _updates: dict[Table, Update] = {}
-_inserts: dict[Table, Insert] = {}
-_upserts: dict[tuple[str, Table, str, tuple[str, ...]], Insert] = {}
+_inserts: dict[Table, DriverStatement] = {}
+_upserts: dict[tuple[str, Table, str, tuple[str, ...]], DriverStatement] = {}
 WRITTEN_KEY = "fengqiao.core_written"
 """``session.info`` key: (object, inserted?) for every row written here since the last commit."""
 
@@ -114,8 +116,8 @@ def insert_row(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     table = cls.__table__  # type: ignore[attr-defined]
     stmt = _inserts.get(table)
     if stmt is None:
-        stmt = _inserts[table] = insert(table).returning(table.c.id)
-    new_id = session.connection().execute(stmt, values).scalar_one()
+        stmt = _inserts[table] = DriverStatement(insert(table).returning(table.c.id))
+    (new_id,) = stmt.first(session.connection(), values)  # type: ignore[misc]
     obj = as_loaded(cls, {"id": new_id, **values})
     session.add(obj)
     _remember(session, obj, inserted=True)
@@ -137,11 +139,12 @@ def upsert_row(session: Session, cls: type[T], values: dict[str, Any], key: str,
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         base = dialect_insert(table)
-        stmt = base.on_conflict_do_update(
+        stmt = _upserts[cache_key] = DriverStatement(base.on_conflict_do_update(
             index_elements=[key], set_={name: base.excluded[name] for name in update_columns},
-        ).returning(*table.columns)
-        _upserts[cache_key] = stmt
-    row = dict(session.connection().execute(stmt, values).one()._mapping)
+        ).returning(*table.columns))
+    found = stmt.first(session.connection(), values)
+    assert found is not None  # an upsert returns its row
+    row = dict(zip(table.columns.keys(), found, strict=True))
     held = session.identity_map.get(inspect(cls).identity_key_from_primary_key((row["id"],)))
     if held is not None:
         for name, value in row.items():

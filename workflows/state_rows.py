@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from cases.driver_sql import DriverStatement
 from cases.write_behind import execute_later
 from workflows.engine import SERIALIZER_VERSION, Definition, Instance
 from workflows.models import WorkflowInstance, WorkflowTaskState
@@ -26,8 +27,8 @@ FULL_FORMAT = SERIALIZER_VERSION
 ROWS_FORMAT = "spiff-1.5+rows-1"
 
 _T = WorkflowTaskState.__table__
-_SELECT = select(_T.c.task_id, _T.c.workflow_key, _T.c.ord, _T.c.body).where(
-    _T.c.case_id == bindparam("case")).order_by(_T.c.ord)
+_SELECT = DriverStatement(select(_T.c.task_id, _T.c.workflow_key, _T.c.ord, _T.c.body).where(
+    _T.c.case_id == bindparam("case")).order_by(_T.c.ord))
 _INSERT = insert(_T).inline()
 _UPDATE = update(_T).where(_T.c.case_id == bindparam("case"), _T.c.task_id == bindparam("tid")).values(
     body=bindparam("text"))
@@ -51,7 +52,7 @@ def load(session: Session, wi: WorkflowInstance, definition: Definition,
     dct = json.loads(wi.state)
     stored = StoredTasks()
     grouped: dict[str, list[str]] = {}
-    for task_id, key, ord_, body in session.connection().execute(_SELECT, {"case": wi.case_id}):
+    for task_id, key, ord_, body in _SELECT.all(session.connection(), {"case": wi.case_id}):
         grouped.setdefault(key, []).append(body)
         stored.texts[task_id] = body
         stored.next_ord = ord_ + 1

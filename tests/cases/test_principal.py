@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import joinedload
 
 from cases.models import Membership, OrgUnit, User
 from cases.principal import load_user
 from cases.services import create_user
+from tests.sql_log import statements
 from web.demo import build_org_tree
 
 
@@ -41,20 +42,17 @@ def test_same_user_as_the_orm_loads_attached_and_clean(session_factory: Any) -> 
     with session_factory() as orm_session:
         expected = _snapshot(_orm(orm_session, "lin"))
         uid = _orm(orm_session, "lin").id
-    with session_factory() as session:
-        statements: list[str] = []
-        event.listen(session.get_bind(), "before_cursor_execute",
-                     lambda *args: statements.append(args[2]))
+    with session_factory() as session, statements(session.get_bind()) as run:
         user = load_user(session, uid)
         assert user is not None and _snapshot(user) == expected
-        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+        assert [s.verb for s in run] == ["SELECT"]
         assert all(inspect(o).persistent for o in [user, *user.memberships, *(m.org_unit for m in user.memberships)])
         assert not session.dirty and not session.new
         assert all(m.user is user for m in user.memberships)
         police = next(m for m in user.memberships if m.role == "police")
         assert police.org_unit.parent is not None and police.org_unit.parent.kind == "town"  # lazy load works
         session.flush()
-        assert not [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))]
+        assert not [s for s in run if s.verb in ("UPDATE", "INSERT", "DELETE")]
 
 
 def test_unknown_user_and_user_without_memberships(session_factory: Any) -> None:

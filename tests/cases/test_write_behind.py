@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases import write_behind
 from cases.models import OrgUnit
 from cases.write_behind import execute_later, pending
+from tests.sql_log import statements
 
 _OU = OrgUnit.__table__
 _RENAME = update(_OU).where(_OU.c.code == bindparam("unit")).values(name_en=bindparam("name"))
@@ -82,8 +83,6 @@ def test_the_queue_goes_in_one_pipeline(session: Session, monkeypatch: pytest.Mo
     if not _queues(session):
         pytest.skip("SQLite runs each statement at once")
     _unit(session)
-    statements: list[str] = []
-    event.listen(session.get_bind(), "before_cursor_execute", lambda *args: statements.append(args[2]))
     pipelines: list[int] = []
     send = write_behind.send
 
@@ -92,12 +91,13 @@ def test_the_queue_goes_in_one_pipeline(session: Session, monkeypatch: pytest.Mo
         send(conn)
 
     monkeypatch.setattr(write_behind, "send", counting_send)
-    for i in range(5):
-        execute_later(session, _RENAME, {"unit": "u1", "name": f"n{i}"})
-    assert statements == []  # nothing sent yet
-    assert _name(session) == "n4"
+    with statements(session.get_bind()) as run:
+        for i in range(5):
+            execute_later(session, _RENAME, {"unit": "u1", "name": f"n{i}"})
+        assert run == []  # nothing sent yet
+        assert _name(session) == "n4"
     assert pipelines == [5]  # the five updates in one pipeline, sent before the read
-    assert len(statements) == 6 and statements[-1].startswith("SELECT")
+    assert [s.verb for s in run] == ["UPDATE"] * 5 + ["SELECT"]
     session.commit()
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from bench.steps import data_for
+from tests.sql_log import statements
 from tests.workflows.test_services import new_case, open_task
 from workflows import cache, services, state_rows
 from workflows.deploy import deploy, read_forms
@@ -68,22 +69,11 @@ def test_every_save_loads_back_exactly(session: Any, bench_deployed: Any) -> Non
 
 def test_a_late_step_writes_no_more_rows_than_an_early_one(session: Any, bench_deployed: Any) -> None:
     case = new_case(session, bench_deployed, process_id="bench_mediation")
-    written: list[int] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
-        if "workflow_task_states" in statement and not statement.lstrip().upper().startswith("SELECT"):
-            written[-1] += len(parameters) if many else 1
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        per_step = []
-        for _ in range(40):
-            written.append(0)
+    per_step = []
+    for _ in range(40):
+        with statements(session.get_bind()) as run:
             step(session, bench_deployed, case)
-            per_step.append(written[-1])
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+        per_step.append(sum(s.rows for s in run if "workflow_task_states" in s.sql and s.verb != "SELECT"))
     early, late = per_step[10:15], per_step[35:40]
     assert max(late) <= max(early), (early, late)
     assert max(late) < 10  # a handful of rows, not the history
