@@ -43,6 +43,7 @@ class _Compiled:
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
     results: tuple[Callable[[Any], Any] | None, ...]
+    calls_defaults: bool = False  # a default is a callable, called per row (``_CallDefault``)
 
     def parameters(self, given: Params) -> Any:
         values = []
@@ -133,7 +134,7 @@ class DriverStatement:
 
     @staticmethod
     def _given(compiled: _Compiled, params: Params) -> Params:
-        if not any(isinstance(d, _CallDefault) for d in compiled.defaults):
+        if not compiled.calls_defaults:
             return params
         called = {key: default.fn(None) for key, default in zip(compiled.keys, compiled.defaults, strict=True)
                   if isinstance(default, _CallDefault) and key not in params}
@@ -173,4 +174,4 @@ class DriverStatement:
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                         for column in statement.exported_columns)
         return _Compiled(compiled.string, tuple(names), tuple(keys), tuple(defaults), tuple(processors),
-                         bool(compiled.positional), results)
+                         bool(compiled.positional), results, any(isinstance(d, _CallDefault) for d in defaults))
