@@ -29,6 +29,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cases.db import Base
+from cases.driver_sql import DriverStatement
 from cases.write_behind import execute_later
 
 GENESIS = "0" * 64
@@ -132,7 +133,7 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(payload, ensure_ascii=False, default=str))
 
 
-_INSERT_EVENT = insert(AuditEvent.__table__).inline()
+_INSERT_EVENT = DriverStatement(insert(AuditEvent.__table__).inline())
 # Built once and executed with parameters: no per-call statement construction or coercion. The
 # insert also moves the chain's head row: a trigger does it (migration 0005), in the same statement.
 # Nothing reads its result, so on PostgreSQL it waits for the transaction's next statement and goes

@@ -11,9 +11,10 @@ invalidates it and the pool).
 
 Refused when compiled (``ValueError``): expanding (``IN``) or literal-execute parameters, bind names
 that need escaping, Python-side column defaults other than plain values and argument-less
-callables. Connection events do not fire for these statements; ``before_run`` hooks do (the queued
-writes of ``cases.write_behind`` are sent there first). SQLAlchemy's private
-``Connection._handle_dbapi_exception`` handles errors, as it does for its own statements.
+callables, numeric (``Numeric``/``Float``) result columns. Connection events do not fire for these
+statements; ``before_run`` hooks do (the queued writes of ``cases.write_behind`` are sent there
+first). SQLAlchemy's private ``Connection._handle_dbapi_exception`` handles errors, as it does for
+its own statements.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Numeric
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update, UpdateBase
@@ -86,6 +88,10 @@ class DriverStatement:
     def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self.statement = statement
         self._dml = isinstance(statement, (Insert, Update))
+        # DML that gives no result: no RETURNING, and an INSERT built ``.inline()`` (else
+        # SQLAlchemy itself returns the new primary key).
+        self.returns_nothing = (isinstance(statement, UpdateBase) and not statement.exported_columns
+                                and not (isinstance(statement, Insert) and not statement._inline))
         self._compiled: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Compiled]] = \
             weakref.WeakKeyDictionary()
 
@@ -140,6 +146,11 @@ class DriverStatement:
                   if isinstance(default, _CallDefault) and key not in params}
         return {**called, **params}
 
+    def sql_for(self, dialect: Dialect, params: Params | list[Params]) -> str:
+        """The SQL text run for ``params`` (the first set of a list)."""
+        first = params[0] if isinstance(params, list) and params else params
+        return self._compile(dialect, first if isinstance(first, dict) else {}).sql
+
     def _compile(self, dialect: Dialect, params: Params) -> _Compiled:
         by_keys = self._compiled.get(dialect)
         if by_keys is None:
@@ -171,6 +182,9 @@ class DriverStatement:
             else:
                 defaults.append(bind.effective_value)
             processors.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
+        for column in statement.exported_columns:
+            if isinstance(column.type, Numeric):  # its processor needs the driver's type code (no description here)
+                raise ValueError(f"numeric result columns are not supported ({column}): {compiled.string}")
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                         for column in statement.exported_columns)
         return _Compiled(compiled.string, tuple(names), tuple(keys), tuple(defaults), tuple(processors),

@@ -12,10 +12,12 @@ sees the queued writes, and a savepoint's rollback undoes those queued inside it
 the queue; so does returning the connection to the pool.
 
 What ``execute_later`` does not give is its result: it takes DML without ``RETURNING`` only (an
-INSERT built with ``.inline()``, so that SQLAlchemy adds none for the new key), and an
-error in a queued statement is raised by the statement (or commit) that sends the queue, as the
-SQLAlchemy exception for it. SQLite (in process: no round trips) and any engine not made by
-``cases.db.make_engine`` run the statement at once.
+INSERT built with ``.inline()``, so that SQLAlchemy adds none for the new key), and an error in a
+queued statement is raised by the statement (or commit) that sends the queue, as the SQLAlchemy
+exception for it, naming the statement. Code that catches errors broadly calls ``send_pending``
+first, so that it does not take such an error for its own; and a transaction that an error
+aborted is never reported committed (PostgreSQL would roll it back quietly). SQLite (in process: no
+round trips) and any engine not made by ``cases.db.make_engine`` run the statement at once.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from cases import driver_sql
 from cases.driver_sql import DriverStatement
@@ -46,37 +48,38 @@ def install(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", _before_statement)
     event.listen(engine, "commit", _before_commit)
     event.listen(engine, "rollback", _drop)
+    # Everything queued now was queued after the savepoint began (SAVEPOINT and RELEASE are
+    # statements: each sent the queue before it), so none of it is sent: it is undone unsent.
+    event.listen(engine, "rollback_savepoint", lambda conn, _name, _context: _drop(conn))
     event.listen(engine.pool, "checkin", _drop_at_checkin)
 
 
-def execute_later(session: Session, statement: UpdateBase, parameters: dict[str, Any] | list[dict[str, Any]]
-                  ) -> None:
-    """Run ``statement`` (INSERT, UPDATE or DELETE without ``RETURNING``) with ``parameters`` (one
-    dict, or a list of them for an executemany) in the session's transaction, queued where the
-    engine queues (see the module's description), else at once."""
-    if statement.exported_columns:
-        raise ValueError("execute_later takes statements without RETURNING: nothing reads their result")
-    if isinstance(statement, Insert) and not statement._inline:
-        # else SQLAlchemy adds RETURNING for the new primary key (``inserted_primary_key``)
-        raise ValueError("execute_later takes an INSERT built with .inline(): nothing reads its new key")
+def execute_later(session: Session, statement: DriverStatement,
+                  parameters: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """Run ``statement`` (INSERT, UPDATE or DELETE without ``RETURNING``, built once by the caller)
+    with ``parameters`` (one dict, or a list of them for an executemany) in the session's
+    transaction, queued where the engine queues (see the module's description), else at once."""
+    if not statement.returns_nothing:
+        raise ValueError("execute_later takes INSERT (built with .inline(): else SQLAlchemy adds RETURNING for "
+                         "the new key), UPDATE or DELETE statements without RETURNING: nothing reads their result")
     conn = session.connection()
-    prepared = _prepared.get(statement)
-    if prepared is None:
-        prepared = _prepared[statement] = DriverStatement(statement)
     if conn.engine not in _engines:
-        prepared.run(conn, parameters)
+        statement.run(conn, parameters)
         return
-    conn.info.setdefault(QUEUE_KEY, []).append((prepared, parameters))
-
-
-_prepared: weakref.WeakKeyDictionary[UpdateBase, DriverStatement] = weakref.WeakKeyDictionary()
-"""Each statement given to ``execute_later`` (callers build theirs once), compiled for the driver;
-forgotten with the statement."""
+    conn.info.setdefault(QUEUE_KEY, []).append((statement, parameters))
 
 
 def pending(session: Session) -> int:
     """How many statements the session's connection has queued (for tests and diagnostics)."""
     return len(session.connection().info.get(QUEUE_KEY, ()))
+
+
+def send_pending(session: Session) -> None:
+    """Send what the session has queued now: before code that catches errors broadly (a failed
+    queued write must fail its own request, not be taken for that code's error)."""
+    conn = session.connection()
+    if conn.info.get(QUEUE_KEY):
+        send(conn)
 
 
 def send(conn: Connection) -> None:
@@ -92,8 +95,15 @@ def send(conn: Connection) -> None:
     except DBAPIError:
         raise
     except Exception as exc:  # noqa: BLE001 -- raised by the pipeline's sync: handled as a statement's error
-        sent = "; ".join(str(prepared.statement).split("\n", 1)[0] for prepared, _ in queue)
-        conn._handle_dbapi_exception(exc, f"(queued writes) {sent}", None, None, None)
+        conn._handle_dbapi_exception(exc, _failed_statement(conn, queue, exc), None, None, None)
+
+
+def _failed_statement(conn: Connection, queue: list[tuple[DriverStatement, Any]], exc: BaseException) -> str:
+    """The queued statements the error can be about (those on the table the server names), as sent."""
+    table = getattr(getattr(exc, "diag", None), "table_name", None)
+    sent = [prepared.sql_for(conn.dialect, parameters) for prepared, parameters in queue]
+    named = [sql for sql in sent if table and f" {table} " in f" {sql} "]
+    return "(queued writes) " + "; ".join(named or sent)
 
 
 def _before_statement(conn: Connection, *_args: Any) -> None:
@@ -105,8 +115,17 @@ driver_sql.before_run.insert(0, _before_statement)  # statements run on the driv
 
 
 def _before_commit(conn: Connection) -> None:
-    if not conn.invalidated and conn.info.get(QUEUE_KEY):
+    if conn.invalidated:
+        return
+    if conn.info.get(QUEUE_KEY):
         send(conn)
+    # PostgreSQL answers COMMIT of a transaction that an error aborted with a quiet ROLLBACK. A write
+    # that failed where someone caught the error broadly would then be lost with the request
+    # reporting success: refuse instead.
+    driver = conn.connection.driver_connection
+    if driver.info.transaction_status == TransactionStatus.INERROR:  # type: ignore[union-attr]
+        raise PendingRollbackError("this transaction failed earlier (an error was caught and not rolled back); "
+                                   "nothing of it is committed: roll back and try again")
 
 
 def _drop(conn: Connection) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.db import make_engine, make_session_factory
+from web.hardening import data_error_response
 
 
 def init_db(app: Flask) -> None:
@@ -35,7 +37,11 @@ def commit_even_on_error() -> None:
 def _commit(response: Response) -> Response:
     session: Session | None = g.get("db_session")
     if session is not None and (response.status_code < 400 or g.get("commit_on_error")):
-        session.commit()
+        try:
+            session.commit()  # on PostgreSQL this also sends the queued writes (``cases.write_behind``)
+        except DataError:  # a value a queued write carried: answered as in a view (``web.hardening``)
+            session.rollback()
+            return data_error_response()
     return response
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -38,7 +38,18 @@ def init_hardening(app: Flask) -> None:
 
     @app.errorhandler(DataError)
     def _data_error(_exc: DataError) -> Any:
-        return _bad_request("a value is outside what the database can store (too long or too large)")
+        return data_error_response()
+
+
+DATA_ERROR_MESSAGE = "a value is outside what the database can store (too long or too large)"
+
+
+def data_error_response() -> Response:
+    """The 400 answer to a value the database refused, wherever it was refused (in the view, or at
+    commit when a queued write is sent: ``web.db``)."""
+    if request.path.startswith("/api/"):
+        return _bad_request(DATA_ERROR_MESSAGE)  # type: ignore[no-any-return]
+    return current_app.make_response(current_app.handle_http_exception(BadRequest(DATA_ERROR_MESSAGE)))
 
 
 def _bad_request(message: str) -> Any:

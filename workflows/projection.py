@@ -10,6 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
+from cases.driver_sql import DriverStatement
 from cases.models import RISK_COLOURS, Case, CaseStatus, Level, OrgUnit
 from cases.roles import role_for_lane
 from cases.write_behind import execute_later
@@ -121,8 +122,8 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
 
 
 _TIMERS = WorkflowTimer.__table__
-_DELETE_TIMERS = delete(_TIMERS).where(_TIMERS.c.case_id == bindparam("timer_case_id"))
-_INSERT_TIMERS = insert(_TIMERS).inline()
+_DELETE_TIMERS = DriverStatement(delete(_TIMERS).where(_TIMERS.c.case_id == bindparam("timer_case_id")))
+_INSERT_TIMERS = DriverStatement(insert(_TIMERS).inline())
 
 
 def _replace_timers(session: Session, case_id: int, timers: list[Any]) -> None:

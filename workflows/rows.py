@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, bindparam, event, insert, inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.dml import Update
 
 from cases.db import as_loaded
 from cases.driver_sql import DriverStatement
@@ -27,7 +26,7 @@ from cases.write_behind import execute_later
 
 T = TypeVar("T")
 
-_updates: dict[Table, Update] = {}
+_updates: dict[Table, DriverStatement] = {}
 _inserts: dict[Table, DriverStatement] = {}
 _upserts: dict[tuple[str, Table, str, tuple[str, ...]], DriverStatement] = {}
 WRITTEN_KEY = "fengqiao.core_written"
@@ -102,7 +101,7 @@ def update_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
     stmt = _updates.get(table)
     if stmt is None:
         (pk,) = table.primary_key.columns
-        stmt = _updates[table] = update(table).where(pk == bindparam("row_pk"))
+        stmt = _updates[table] = DriverStatement(update(table).where(pk == bindparam("row_pk")))
     (pk_value,) = state.identity
     execute_later(session, stmt, {"row_pk": pk_value, **values})
     for key, value in values.items():

@@ -29,11 +29,11 @@ ROWS_FORMAT = "spiff-1.5+rows-1"
 _T = WorkflowTaskState.__table__
 _SELECT = DriverStatement(select(_T.c.task_id, _T.c.workflow_key, _T.c.ord, _T.c.body).where(
     _T.c.case_id == bindparam("case")).order_by(_T.c.ord))
-_INSERT = insert(_T).inline()
-_UPDATE = update(_T).where(_T.c.case_id == bindparam("case"), _T.c.task_id == bindparam("tid")).values(
-    body=bindparam("text"))
-_DELETE_ONE = delete(_T).where(_T.c.case_id == bindparam("case"), _T.c.task_id == bindparam("tid"))
-_DELETE_ALL = delete(_T).where(_T.c.case_id == bindparam("case"))
+_INSERT = DriverStatement(insert(_T).inline())
+_UPDATE = DriverStatement(update(_T).where(_T.c.case_id == bindparam("case"), _T.c.task_id == bindparam("tid"))
+                          .values(body=bindparam("text")))
+_DELETE_ONE = DriverStatement(delete(_T).where(_T.c.case_id == bindparam("case"), _T.c.task_id == bindparam("tid")))
+_DELETE_ALL = DriverStatement(delete(_T).where(_T.c.case_id == bindparam("case")))
 
 
 @dataclass
@@ -116,6 +116,6 @@ def save(session: Session, case_id: int, instance: Instance, new_workflow: bool 
 
 def forget(session: Session, case_id: int, instance: Instance | None) -> None:
     """Drop the case's task rows (its state is about to be stored whole, in ``FULL_FORMAT``)."""
-    session.connection().execute(_DELETE_ALL, {"case": case_id})
+    _DELETE_ALL.run(session.connection(), {"case": case_id})
     if instance is not None:
         instance.stored = None

@@ -2,7 +2,7 @@
 
 Each rule returns ``DiagramError`` objects describing why a process cannot be deployed:
 unsupported element types, non-Python code, timers the engine cannot evaluate, user/manual
-tasks without a form or whose lane maps to no role.
+tasks without a form or whose lane maps to no role, ids and names too long to be stored.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import ast
 import re
 from collections.abc import Collection, Iterator
 from datetime import datetime
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from cases.models import Case
 from cases.roles import role_for_lane
 from workflows.expressions import (
     PYTHON_LANGUAGES,
@@ -23,6 +25,7 @@ from workflows.expressions import (
     bpmn_code,
     foreign_syntax,
 )
+from workflows.models import HumanTask, WorkflowInstance, WorkflowTimer
 from workflows.parsing import BPMN_NS, DiagramError, FengqiaoParser
 from workflows.sandbox import SandboxError, compile_check
 
@@ -174,6 +177,57 @@ def human_task_problems(file: str, root: etree._Element, process: etree._Element
             yield _err(file, task, f"{kind} {task_id} is in lane {lane!r}, which maps to no role")
 
 
+def _length(column: Any) -> int:
+    return int(column.type.length)
+
+
+def _spiff_property(element: etree._Element, name: str) -> str | None:
+    for prop in element.iterfind(f"{_B}extensionElements/{_S}properties/{_S}property"):
+        if prop.get("name") == name:
+            return prop.get("value")
+    return None
+
+
+def stored_text_problems(file: str, root: etree._Element, process: etree._Element) -> Iterator[DiagramError]:
+    """Ids and names longer than the database columns a running case stores them in (the case's
+    stage, its task and timer rows, its error state): refused at deploy, not at the step that
+    would store them."""
+    def too_long(element: etree._Element, what: str, value: str | None, limit: int) -> DiagramError | None:
+        if value is None or len(value) <= limit:
+            return None
+        return _err(file, element, f"{what} of {element.get('id', '')[:80]} is {len(value)} characters long; "
+                                   f"at most {limit} can be stored")
+
+    checks = [too_long(process, "the process id", process.get("id"), _length(Case.__table__.c.stage))]
+    element_ids = _length(WorkflowInstance.__table__.c.error_element)
+    for element in process.iter():
+        if isinstance(element.tag, str) and element.tag[len(_B):] in _FLOW_NODES and element.tag.startswith(_B):
+            checks.append(too_long(element, "the id", element.get("id"), element_ids))
+    lanes = {ref.text.strip(): ref.getparent() for ref in root.iter(_B + "flowNodeRef")
+             if ref.text and ref.getparent() is not None}
+    table = HumanTask.__table__
+    for task in process.iter(_B + "userTask", _B + "manualTask"):
+        checks += [too_long(task, "the id", task.get("id"), _length(table.c.spec_id)),
+                   too_long(task, "the name", task.get("name"), _length(table.c.name)),
+                   too_long(task, "the form key", _form_key(task), _length(table.c.form_key)),
+                   too_long(task, "the caseAction property", _spiff_property(task, "caseAction"),
+                            _length(table.c.case_action))]
+        lane = lanes.get(str(task.get("id")))
+        if lane is not None:
+            checks.append(too_long(lane, "the lane name", lane.get("name"), _length(table.c.lane)))
+    timers = WorkflowTimer.__table__
+    for definition in process.iter(_B + "timerEventDefinition"):
+        event = definition.getparent()
+        if event is not None:
+            checks += [too_long(event, "the timer's id", event.get("id"), _length(timers.c.spec_id)),
+                       too_long(event, "the timer's name", event.get("name"), _length(timers.c.name))]
+    seen: set[tuple[int | None, str]] = set()
+    for problem in checks:
+        if problem is not None and (problem.line, problem.message) not in seen:
+            seen.add((problem.line, problem.message))
+            yield problem
+
+
 def deployability_problems(file: str, root: etree._Element, parser: FengqiaoParser,
                            form_keys: Collection[str] | None) -> list[DiagramError]:
     """All not-executable reasons for the executable processes of one BPMN document."""
@@ -181,6 +235,7 @@ def deployability_problems(file: str, root: etree._Element, parser: FengqiaoPars
     for process in executable_processes(root):
         problems.extend(unsupported_elements(file, process, parser))
         problems.extend(human_task_problems(file, root, process, form_keys))
+        problems.extend(stored_text_problems(file, root, process))
     problems.extend(foreign_code(file, root))
     problems.extend(timer_problems(file, root))
     return problems

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, create_engine, insert, select, text, update
+from sqlalchemy import Numeric, bindparam, cast, create_engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -97,6 +97,9 @@ def test_unsupported_statements_are_refused(session: Session) -> None:
     expanding = DriverStatement(select(_USERS.c.id).where(_USERS.c.id.in_(bindparam("ids", expanding=True))))
     with pytest.raises(ValueError, match="expanding"):
         expanding.all(session.connection(), {"ids": [1]})
+    numeric = DriverStatement(select(cast(_USERS.c.id, Numeric(10, 2))))
+    with pytest.raises(ValueError, match="numeric result columns"):
+        numeric.all(session.connection(), {})
 
 
 def test_hooks_see_every_statement(session: Session, world: Any) -> None:

@@ -248,3 +248,18 @@ def test_hostile_scripts_are_refused_by_the_engine_too(name, message):
     assert message in str(info.value)
     assert info.value.task.task_spec.bpmn_id == "run_script"
     assert not PWNED.exists()
+
+
+def test_ids_and_names_too_long_to_store_are_not_executable():
+    """A running case stores the process id as its stage (40 characters), a task's name in its row
+    (200), a lane name (100): a diagram whose texts do not fit is refused at deploy, naming each."""
+    long_process = "p" * 41
+    files = bundle_files(case_bpmn=('id="case_flow"', f'id="{long_process}"'))
+    assert verdicts(files)["case.bpmn"].line() == (
+        f"not executable: the process id of {long_process} is 41 characters long; at most 40 can be stored")
+    long_name, long_lane = "审" * 201, "Lawyer " + "x" * 100
+    files = bundle_files(case_bpmn=('name="Legal review"', f'name="{long_name}"'))
+    files["case.bpmn"] = files["case.bpmn"].replace(b'name="Lawyer"', f'name="{long_lane}"'.encode())
+    line = verdicts(files)["case.bpmn"].line()
+    assert "the name of legal_review is 201 characters long; at most 200 can be stored" in line
+    assert "the lane name of lane_lawyer is 107 characters long; at most 100 can be stored" in line

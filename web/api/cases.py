@@ -43,6 +43,11 @@ class _CaseDetail:
         return getattr(self._case, name)
 
 
+def _inbox_order(task: HumanTask) -> tuple[bool, float, int]:
+    """``workflows.inbox.tasks_for``'s order: by due time (none last), then id."""
+    return task.due_at is None, task.due_at.timestamp() if task.due_at else 0.0, task.id
+
+
 def _detail(case: Case, open_tasks: list[HumanTask] | None = None) -> _CaseDetail:
     """``open_tasks``: the case's open tasks when the caller has them (a case just started), else
     read; either way only those the caller may do are listed."""
@@ -51,8 +56,9 @@ def _detail(case: Case, open_tasks: list[HumanTask] | None = None) -> _CaseDetai
     if open_tasks is None:
         tasks = db().scalars(tasks_for(user, case_id=case.id)).all()
     else:
-        tasks = [t for t in open_tasks
-                 if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)]
+        tasks = sorted((t for t in open_tasks
+                        if can(user, Action.TASK_COMPLETE, case, task_role=t.role, task_unit=t.org_unit)),
+                       key=_inbox_order)
     return _CaseDetail(case, open_tasks=tasks, workflow_status=wi.status if wi else None,
                        workflow_error=wi.error_message if wi else None,
                        workflow_error_element=wi.error_element if wi else None)

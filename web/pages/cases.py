@@ -24,6 +24,7 @@ from cases.audit import Actor, AuditEvent, chain_for
 from cases.models import CATEGORIES, RISK_COLOURS, Case, CaseStatus, Level
 from cases.permissions import Action, can
 from cases.services import DomainError, open_case
+from cases.write_behind import send_pending
 from web.db import db
 from web.i18n import current_lang
 from web.pages.common import (
@@ -90,6 +91,7 @@ def _diagram_file(wi: WorkflowInstance) -> str | None:
 def _path(wi: WorkflowInstance | None) -> tuple[list[str], list[str]]:
     if wi is None:
         return [], []
+    send_pending(db())  # a failed write of this request fails it, not taken for an unreadable path
     try:
         return read_instance(db(), wi).path_element_ids()
     except Exception:
@@ -209,7 +211,7 @@ def _after_intake(case: Case, role: str) -> ResponseReturnValue:
                 "has to deploy it."), "error")
         return redirect(url_for("pages.case_page", case_id=case.id))
     flash(_("Case %(number)s registered.", number=case.number), "success")
-    for task in started.open_tasks:
+    for task in sorted(started.open_tasks, key=lambda t: t.id):  # as ``ready_tasks`` lists them
         if can(user, Action.TASK_COMPLETE, case, task_role=task.role, task_unit=task.org_unit):
             return redirect(url_for("pages.task_page", task_id=task.id))
     return redirect(url_for("pages.case_page", case_id=case.id))

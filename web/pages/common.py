@@ -12,6 +12,7 @@ from flask_login import current_user
 from cases.models import CATEGORIES, Case, OrgUnit, User
 from cases.permissions import Action, can
 from cases.roles import ROLE_LABELS, Role
+from cases.write_behind import send_pending
 from web.db import db
 from web.i18n import current_lang
 
@@ -142,6 +143,7 @@ def chrome() -> dict[str, Any]:
         from web.pages.notifications import unread_count
         from web.pages.queries import inbox_tasks
 
+        send_pending(db())  # a failed write of this request fails it here, not taken for the header's error
         try:
             values["unread_count"] = unread_count(me())
             mine, unit = inbox_tasks(me())

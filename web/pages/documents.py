@@ -30,6 +30,7 @@ from flask_login import login_required
 from cases.documents import CaseDocument
 from cases.models import Case
 from cases.permissions import Action, can
+from cases.write_behind import send_pending
 from documents.completeness import IncompleteDocumentError, check_complete
 from documents.kinds import KINDS, LANGS
 from web.casefile import service
@@ -92,6 +93,7 @@ def document_panel(case: Case, task: HumanTask | None = None) -> Panel:
     may_generate = can(user, Action.DOCUMENT_GENERATE, case)
     entries = [PanelEntry(k, document_label(k), k in due, [d for d in stored if d.kind == k]) for k in kinds]
     if may_generate and entries:
+        send_pending(db())  # a failed write of this request fails it, not taken for a broken workflow
         try:
             facts = gather(db(), case, case.language, draft=dict(task.draft or {}) if task is not None else None)
         except Exception:  # noqa: BLE001 -- a broken workflow must not hide the stored documents
