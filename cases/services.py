@@ -7,11 +7,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from cases.audit import Actor, AuditAction, open_chain, record
 from cases.db import utcnow
+from cases.driver_sql import DriverStatement
 from cases.models import CATEGORIES, Case, CaseGrant, Holiday, Membership, OrgKind, OrgUnit, Party, User
 from cases.roles import Role
 
@@ -74,6 +75,12 @@ def county_of(unit: OrgUnit) -> OrgUnit:
     return node
 
 
+_OU, _CASES = OrgUnit.__table__, Case.__table__
+_LOCK_COUNTY = DriverStatement(select(_OU.c.id).where(_OU.c.id == bindparam("county")).with_for_update())
+_LAST_SEQ = DriverStatement(select(func.max(_CASES.c.seq)).where(_CASES.c.county_id == bindparam("county"),
+                                                                  _CASES.c.year == bindparam("year")))
+
+
 def next_case_number(session: Session, county: OrgUnit, year: int) -> tuple[int, str]:
     """Allocate the next ``YYYY-NNNN`` number of ``county`` in ``year``.
 
@@ -81,8 +88,10 @@ def next_case_number(session: Session, county: OrgUnit, year: int) -> tuple[int,
     serialised anyway), so concurrent intakes queue for the next number instead of colliding;
     the unique constraint (county, year, seq) remains the last line of defence.
     """
-    session.execute(select(OrgUnit.id).where(OrgUnit.id == county.id).with_for_update())
-    last = session.scalar(select(func.max(Case.seq)).where(Case.county_id == county.id, Case.year == year))
+    session.flush()  # as a query's autoflush would: a case added in this transaction counts
+    conn = session.connection()
+    _LOCK_COUNTY.first(conn, {"county": county.id})
+    (last,) = _LAST_SEQ.first(conn, {"county": county.id, "year": year}) or (None,)
     seq = (last or 0) + 1
     return seq, f"{year}-{seq:04d}"
 

@@ -8,12 +8,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session
 
+from cases.driver_sql import DriverStatement
 from workflows.engine import dump_specs
 from workflows.models import ProcessVersion
 from workflows.parsing import load_bundle
+from workflows.rows import attach
 from workflows.validation import validate_bundle
 
 DIAGRAM_SUFFIXES = (".bpmn", ".dmn")
@@ -129,6 +131,17 @@ def settings(version: ProcessVersion, name: str) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
 
+_PV = ProcessVersion.__table__
+_PV_LOADED = [c for c in _PV.c if not inspect(ProcessVersion).get_property_by_column(c).deferred]
+_LATEST = DriverStatement(select(*_PV_LOADED).where(_PV.c.process_id == bindparam("process_id"))
+                          .order_by(_PV.c.version.desc()).limit(1))
+
+
 def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
-    return session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-                           .order_by(ProcessVersion.version.desc()).limit(1)).first()
+    """The newest deployed version of ``process_id`` (its large columns deferred), or None. Every new
+    case reads it: one statement on the driver's cursor, the row made the session's object."""
+    session.flush()  # as a query's autoflush would: a version deployed in this transaction counts
+    row = _LATEST.first(session.connection(), {"process_id": process_id})
+    if row is None:
+        return None
+    return attach(session, ProcessVersion, {c.key: value for c, value in zip(_PV_LOADED, row, strict=True)})

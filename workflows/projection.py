@@ -52,6 +52,7 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     and timer rows are then written through Core (``workflows.rows``), not the unit of work.
     """
     lock_version = (wi.lock_version or 0) + 1
+    new_workflow = not inspect(wi).persistent  # a case being started: its row is inserted below
     # A workflow not saved before (lock_version 0, see ``services.start_case``) has no task rows.
     header, state_format = state_rows.save(session, case.id, instance, new_workflow=not wi.lock_version)
     infos = {info.task_id: info for info in instance.ready_human_tasks()}
@@ -68,8 +69,6 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
     # Pending in-memory state wins over what was read: the task just completed is no longer open.
     existing = {row.task_id: row for row in held_rows if row.state == "ready"}
 
-    if inspect(wi).pending:
-        session.flush()  # a case being started: its workflow row is inserted first
     now = utcnow()
     due = min((t.due_at for t in timers), default=None)
     if timers or wi.next_timer_at is not None or wi.status is None:
@@ -103,10 +102,14 @@ def persist(session: Session, case: Case, wi: WorkflowInstance, instance: Instan
         if case.stage != info.process_id:
             case_changes["stage"] = info.process_id
     status = "completed" if completed else "running"
-    rows_.update_row(session, wi, {
-        "state": header, "serializer_version": state_format, "lock_version": lock_version,
-        "completed_steps": instance.completed_task_count(), "updated_at": now, "next_timer_at": due,
-        "status": status})
+    saved = {"state": header, "serializer_version": state_format, "lock_version": lock_version,
+             "completed_steps": instance.completed_task_count(), "updated_at": now, "next_timer_at": due,
+             "status": status}
+    if new_workflow:  # inserted once, as it now is (not inserted, then updated)
+        rows_.insert_object(session, wi, {**saved, "case_id": case.id, "process_version_id": wi.process_version.id,
+                                          "error_message": None, "error_element": None})
+    else:
+        rows_.update_row(session, wi, saved)
     closing = completed and case.status != CaseStatus.CLOSED
     if closing:
         case_changes.update(status=CaseStatus.CLOSED, closed_at=now, closed_level=case.closed_level or case.level)
@@ -154,6 +157,8 @@ def mark_error(session: Session, case: Case, wi: WorkflowInstance, exc: EngineEr
 
     When the failed state cannot be stored either, the last saved state is kept.
     """
+    if inspect(wi).transient:  # a case whose very first step failed (``services.start_case``)
+        session.add(wi)
     if instance is not None:
         try:
             state = instance.dump()

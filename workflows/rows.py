@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, event, insert, inspect, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from cases.db import as_loaded
@@ -121,6 +121,30 @@ def insert_row(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     session.add(obj)
     _remember(session, obj, inserted=True)
     return obj
+
+
+def insert_object(session: Session, obj: Any, values: dict[str, Any]) -> None:
+    """``INSERT`` the row of new ``obj`` (transient or pending; ``values`` gives every column, its
+    primary key included) — queued on PostgreSQL (``cases.write_behind``) — and make ``obj`` the
+    session's persistent object for it, holding exactly ``values``: no unit of work, no read back."""
+    state = inspect(obj)
+    if state.persistent or state.detached:
+        raise ValueError(f"{type(obj).__name__} is already stored")
+    if state.pending:
+        session.expunge(obj)  # else the next flush would insert it a second time
+    table = state.mapper.local_table
+    stmt = _queued_inserts.get(table)
+    if stmt is None:
+        stmt = _queued_inserts[table] = DriverStatement(insert(table).inline())
+    execute_later(session, stmt, values)
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+    make_transient_to_detached(obj)  # its values now count as loaded, its identity as known
+    session.add(obj)
+    _remember(session, obj, inserted=True)
+
+
+_queued_inserts: dict[Table, DriverStatement] = {}
 
 
 def upsert_row(session: Session, cls: type[T], values: dict[str, Any], key: str,

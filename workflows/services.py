@@ -126,10 +126,10 @@ def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = 
     clocks = settings(version, "clocks.json")
     start_data = {"case_number": case.number, "category": case.category, "level": case.level,
                   "current_level": case.level, "clocks": clocks, **(data or {})}
-    # lock_version 0 until the first save makes it 1, whenever a query flushes the new row.
+    # lock_version 0 until the first save makes it 1. Not added to the session: the save inserts its
+    # row once, with the state it saves (``projection.persist``); a first step that fails adds it.
     wi = WorkflowInstance(case_id=case.id, process_version=version, state="{}",
                           serializer_version=SERIALIZER_VERSION, lock_version=0)
-    session.add(wi)
     instance = Instance.create(definition_for(version), start_data, holidays, workdays)
     try:
         instance.run_engine()

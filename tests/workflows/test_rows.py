@@ -56,3 +56,50 @@ def test_savepoint_rollback_leaves_no_ghost_task_row(session: Any, core_deployed
     assert session.get(HumanTask, ghost.id) is None, (
         f"session.get returns task {ghost.id} ({ghost.spec_id}, {ghost.state}) that does not exist")
 
+
+
+def test_a_started_workflow_row_is_inserted_once_with_its_saved_state(session: Any, core_deployed: Any) -> None:
+    """``start_case`` inserts the new workflow row through ``rows.insert_object`` (queued on
+    PostgreSQL): one INSERT holding the state just saved, no UPDATE after it, and the object the
+    caller holds is the session's persistent, clean row."""
+    from cases.audit import Actor
+    from cases.services import open_case
+    from tests.sql_log import statements
+
+    mediator = core_deployed.users["mediator"]
+    case = open_case(session, actor=mediator, actor_role="mediator", org_unit=core_deployed.units["village"],
+                     title="t", category="neighbour")
+    with statements(session.get_bind()) as run:
+        started = services.start_case(session, case, Actor(mediator.id, "mediator", "mediator"),
+                                      process_id="core_case")
+        wi = started.instance
+        session.flush()
+        assert session.get(WorkflowInstance, case.id) is wi and wi not in session.dirty and wi not in session.new
+        assert wi.lock_version == 1 and wi.status == "running" and wi.error_message is None
+        session.commit()  # on PostgreSQL the insert is queued until here
+    written = [s.verb for s in run if "workflow_instances" in s.sql]
+    assert written == ["INSERT"], "\n".join(s.sql[:200] for s in run)
+    stored = session.execute(select(WorkflowInstance.state, WorkflowInstance.lock_version,
+                                    WorkflowInstance.process_version_id)
+                             .where(WorkflowInstance.case_id == case.id)).one()
+    assert stored == (wi.state, 1, wi.process_version.id)
+    assert [t.spec_id for t in started.open_tasks] == [open_task(session, case).spec_id]
+
+
+def test_a_started_workflow_row_rolled_back_leaves_the_session(session: Any, core_deployed: Any) -> None:
+    from cases.audit import Actor
+    from cases.services import open_case
+
+    mediator = core_deployed.users["mediator"]
+    case = open_case(session, actor=mediator, actor_role="mediator", org_unit=core_deployed.units["village"],
+                     title="t", category="neighbour")
+    session.commit()
+    with pytest.raises(Boom):
+        with session.begin_nested():
+            services.start_case(session, case, Actor(mediator.id, "mediator", "mediator"), process_id="core_case")
+            raise Boom
+    assert session.get(WorkflowInstance, case.id) is None
+    assert session.execute(select(WorkflowInstance.case_id).where(WorkflowInstance.case_id == case.id)).first() is None
+    services.start_case(session, case, Actor(mediator.id, "mediator", "mediator"), process_id="core_case")
+    session.commit()  # and it can be started again
+    assert open_task(session, case).spec_id
