@@ -51,6 +51,7 @@ def install(engine: Engine) -> None:
     # Everything queued now was queued after the savepoint began (SAVEPOINT and RELEASE are
     # statements: each sent the queue before it), so none of it is sent: it is undone unsent.
     event.listen(engine, "rollback_savepoint", lambda conn, _name, _context: _drop(conn))
+    event.listen(engine, "release_savepoint", _before_release)
     event.listen(engine.pool, "checkin", _drop_at_checkin)
 
 
@@ -126,6 +127,19 @@ def _before_commit(conn: Connection) -> None:
     if driver.info.transaction_status == TransactionStatus.INERROR:  # type: ignore[union-attr]
         raise PendingRollbackError("this transaction failed earlier (an error was caught and not rolled back); "
                                    "nothing of it is committed: roll back and try again")
+
+
+def _before_release(conn: Connection, name: str, _context: Any) -> None:
+    """Send before RELEASE SAVEPOINT; should a queued write fail, undo the savepoint's work before the
+    error goes on, so that the transaction around it stays usable (as on SQLite, where the write
+    failed at once inside the savepoint, which its owner then rolls back)."""
+    if conn.invalidated or not conn.info.get(QUEUE_KEY):
+        return
+    try:
+        send(conn)
+    except Exception:
+        conn.dialect.do_rollback_to_savepoint(conn, name)
+        raise
 
 
 def _drop(conn: Connection) -> None:

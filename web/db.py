@@ -29,6 +29,15 @@ def db() -> Session:
     return g.db_session
 
 
+def discard_failed_request() -> None:
+    """Before an error page: roll back this request's transaction now (not at teardown), unless it
+    is to be kept (``commit_even_on_error``) and still usable. The page then reads the user and the
+    header's counts from a clean transaction, and sends nothing the failed request had queued."""
+    session: Session | None = g.get("db_session")
+    if session is not None and (not g.get("commit_on_error") or not session.is_active):
+        session.rollback()
+
+
 def commit_even_on_error() -> None:
     """Keep this request's writes although it answers with an error (e.g. a failed login's audit)."""
     g.commit_on_error = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request, session
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -49,7 +49,10 @@ def data_error_response() -> Response:
     commit when a queued write is sent: ``web.db``)."""
     if request.path.startswith("/api/"):
         return _bad_request(DATA_ERROR_MESSAGE)  # type: ignore[no-any-return]
-    return current_app.make_response(current_app.handle_http_exception(BadRequest(DATA_ERROR_MESSAGE)))
+    from web.pages.errors import data_error_page
+
+    session.pop("_flashes", None)  # what the view announced did not happen
+    return current_app.make_response(data_error_page())
 
 
 def _bad_request(message: str) -> Any:

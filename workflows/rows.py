@@ -30,24 +30,39 @@ _updates: dict[Table, DriverStatement] = {}
 _inserts: dict[Table, DriverStatement] = {}
 _upserts: dict[tuple[str, Table, str, tuple[str, ...]], DriverStatement] = {}
 WRITTEN_KEY = "fengqiao.core_written"
-"""``session.info`` key: (object, inserted?) for every row written here since the last commit."""
+"""``session.info`` key: (object, inserted?, transaction written in) for every row written here since
+the last commit."""
 
 
 def _remember(session: Session, obj: Any, inserted: bool) -> None:
-    session.info.setdefault(WRITTEN_KEY, []).append((obj, inserted))
+    # With the innermost transaction it was written in: a savepoint's rollback undoes only its own.
+    within = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(WRITTEN_KEY, []).append((obj, inserted, within))
+
+
+def _inside(transaction: Any, outer: Any) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _undo_in_session(session: Session, _previous_transaction: Any) -> None:
-    # Any rollback, a savepoint's included. Forgetting more than the savepoint wrote is harmless:
-    # those objects are simply read again.
-    for obj, inserted in session.info.pop(WRITTEN_KEY, []):
-        if inspect(obj).session_id != session.hash_key:
-            continue
-        if inserted:
-            session.expunge(obj)
-        else:
-            session.expire(obj)
+def _undo_in_session(session: Session, previous_transaction: Any) -> None:
+    # Any rollback: the transaction's own or a savepoint's (then only what was written inside it,
+    # a savepoint released into it included).
+    kept = []
+    for obj, inserted, within in session.info.pop(WRITTEN_KEY, []):
+        if not _inside(within, previous_transaction):
+            kept.append((obj, inserted, within))
+        elif inspect(obj).session_id == session.hash_key:
+            if inserted:
+                session.expunge(obj)
+            else:
+                session.expire(obj)
+    if kept:
+        session.info[WRITTEN_KEY] = kept
 
 
 @event.listens_for(Session, "after_commit")

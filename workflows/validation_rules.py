@@ -195,26 +195,34 @@ def stored_text_problems(file: str, root: etree._Element, process: etree._Elemen
     def too_long(element: etree._Element, what: str, value: str | None, limit: int) -> DiagramError | None:
         if value is None or len(value) <= limit:
             return None
-        return _err(file, element, f"{what} of {element.get('id', '')[:80]} is {len(value)} characters long; "
-                                   f"at most {limit} can be stored")
+        return _err(file, element, f"{what} of {str(element.get('id', ''))[:80]} is {len(value)} characters "
+                                   f"long; at most {limit} can be stored")
 
-    checks = [too_long(process, "the process id", process.get("id"), _length(Case.__table__.c.stage))]
+    checks: list[DiagramError | None] = []
     element_ids = _length(WorkflowInstance.__table__.c.error_element)
     for element in process.iter():
         if isinstance(element.tag, str) and element.tag[len(_B):] in _FLOW_NODES and element.tag.startswith(_B):
             checks.append(too_long(element, "the id", element.get("id"), element_ids))
-    lanes = {ref.text.strip(): ref.getparent() for ref in root.iter(_B + "flowNodeRef")
-             if ref.text and ref.getparent() is not None}
+    lanes: dict[str, str | None] = {ref.text.strip(): ref.getparent().get("name")
+                                    for ref in root.iter(_B + "flowNodeRef")
+                                    if ref.text and ref.getparent() is not None}
     table = HumanTask.__table__
     for task in process.iter(_B + "userTask", _B + "manualTask"):
+        # The process or embedded subprocess a task runs in names its workflow: stored as the
+        # task's process id and as the case's stage while the task is open.
+        owner = task.getparent()
+        while owner is not None and owner.tag not in _CONTAINERS and owner.tag != _B + "process":
+            owner = owner.getparent()
+        if owner is not None:
+            checks.append(too_long(owner, "the id (a stage of the case while its tasks are open)", owner.get("id"),
+                                   min(_length(Case.__table__.c.stage), _length(table.c.process_id))))
         checks += [too_long(task, "the id", task.get("id"), _length(table.c.spec_id)),
                    too_long(task, "the name", task.get("name"), _length(table.c.name)),
                    too_long(task, "the form key", _form_key(task), _length(table.c.form_key)),
                    too_long(task, "the caseAction property", _spiff_property(task, "caseAction"),
-                            _length(table.c.case_action))]
-        lane = lanes.get(str(task.get("id")))
-        if lane is not None:
-            checks.append(too_long(lane, "the lane name", lane.get("name"), _length(table.c.lane)))
+                            _length(table.c.case_action)),
+                   # the lane it runs in, inherited from an enclosing subprocess as the engine does
+                   too_long(task, "the lane name", _lane_of(task, lanes)[1], _length(table.c.lane))]
     timers = WorkflowTimer.__table__
     for definition in process.iter(_B + "timerEventDefinition"):
         event = definition.getparent()

@@ -200,3 +200,15 @@ def test_send_pending_sends_now(session: Session) -> None:
     assert pending(session) == 0
     assert _name(session) == "now"
     session.commit()
+
+
+def test_a_failed_write_sent_at_a_savepoint_release_leaves_the_outer_transaction_usable(session: Session) -> None:
+    _unit(session)
+    execute_later(session, _RENAME, {"unit": "u1", "name": "outer"})
+    duplicate = {"code": "u1", "name_zh": "重复", "name_en": "dup", "kind": "village", "path": "/"}
+    with pytest.raises(IntegrityError):
+        with session.begin_nested():  # ends normally: RELEASE SAVEPOINT sends what it queued
+            execute_later(session, _ADD, duplicate)
+    assert _name(session) == "outer"  # the savepoint's work is undone, the outer write kept
+    session.commit()
+    assert _name(session) == "outer"

@@ -103,3 +103,23 @@ def test_a_started_workflow_row_rolled_back_leaves_the_session(session: Any, cor
     services.start_case(session, case, Actor(mediator.id, "mediator", "mediator"), process_id="core_case")
     session.commit()  # and it can be started again
     assert open_task(session, case).spec_id
+
+
+def test_a_savepoint_rollback_keeps_rows_written_before_it(session: Any, core_deployed: Any) -> None:
+    """Only what a rolled-back savepoint wrote leaves the session: the workflow row inserted before
+    it (``rows.insert_object``) stays the session's object."""
+    from cases.audit import Actor
+    from cases.services import open_case
+
+    mediator = core_deployed.users["mediator"]
+    case = open_case(session, actor=mediator, actor_role="mediator", org_unit=core_deployed.units["village"],
+                     title="t", category="neighbour")
+    wi = services.start_case(session, case, Actor(mediator.id, "mediator", "mediator"),
+                             process_id="core_case").instance
+    with pytest.raises(Boom):
+        with session.begin_nested():
+            raise Boom  # an unrelated savepoint, rolled back
+    assert session.get(WorkflowInstance, case.id) is wi and wi.case is case
+    session.commit()
+    assert session.execute(select(WorkflowInstance.lock_version)
+                           .where(WorkflowInstance.case_id == case.id)).scalar_one() == 1

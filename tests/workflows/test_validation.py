@@ -256,10 +256,32 @@ def test_ids_and_names_too_long_to_store_are_not_executable():
     long_process = "p" * 41
     files = bundle_files(case_bpmn=('id="case_flow"', f'id="{long_process}"'))
     assert verdicts(files)["case.bpmn"].line() == (
-        f"not executable: the process id of {long_process} is 41 characters long; at most 40 can be stored")
+        f"not executable: the id (a stage of the case while its tasks are open) of {long_process} is 41 "
+        "characters long; at most 40 can be stored")
     long_name, long_lane = "审" * 201, "Lawyer " + "x" * 100
     files = bundle_files(case_bpmn=('name="Legal review"', f'name="{long_name}"'))
     files["case.bpmn"] = files["case.bpmn"].replace(b'name="Lawyer"', f'name="{long_lane}"'.encode())
     line = verdicts(files)["case.bpmn"].line()
     assert "the name of legal_review is 201 characters long; at most 200 can be stored" in line
-    assert "the lane name of lane_lawyer is 107 characters long; at most 100 can be stored" in line
+    assert "the lane name of legal_review is 107 characters long; at most 100 can be stored" in line
+
+
+def test_an_embedded_subprocess_and_an_inherited_lane_are_checked_too():
+    """A task inside an embedded subprocess runs in a workflow named by the subprocess's id (stored
+    as its process id and the case's stage) and in the lane of the subprocess."""
+    from lxml import etree
+
+    from workflows.validation_rules import executable_processes, stored_text_problems
+
+    text = (Path(__file__).resolve().parents[2] / "bpmn" / "closure.bpmn").read_text(encoding="utf-8")
+    long_id, long_lane = "return_visits_" + "v" * 46, "调解员" + "员" * 100
+    text = text.replace("return_visits", long_id).replace('name="调解员"', f'name="{long_lane}"')
+    root = etree.fromstring(text.encode())
+    found = [p.message for process in executable_processes(root)
+             for p in stored_text_problems("closure.bpmn", root, process)]
+    assert (f"the id (a stage of the case while its tasks are open) of {long_id} is 60 characters long; "
+            "at most 40 can be stored") in found
+    assert "the lane name of return_visit is 103 characters long; at most 100 can be stored" in found
+    plain = (Path(__file__).resolve().parents[2] / "bpmn" / "closure.bpmn").read_bytes()
+    root = etree.fromstring(plain)
+    assert [p for process in executable_processes(root) for p in stored_text_problems("c", root, process)] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, request, url_for
+from flask import Blueprint, abort, g, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -143,7 +143,8 @@ def chrome() -> dict[str, Any]:
         from web.pages.notifications import unread_count
         from web.pages.queries import inbox_tasks
 
-        send_pending(db())  # a failed write of this request fails it here, not taken for the header's error
+        if not g.get("error_page"):  # a failed write of this request fails it, not taken for the header's error
+            send_pending(db())
         try:
             values["unread_count"] = unread_count(me())
             mine, unit = inbox_tasks(me())

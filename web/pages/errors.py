@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -27,7 +27,11 @@ def _api_error(code: int, message: str) -> ResponseReturnValue:
 
 
 def _page(code: int, **extra: Any) -> ResponseReturnValue:
+    g.error_page = True  # the header (``common.chrome``) reads what it can and sends no pending write
     try:
+        from web.db import discard_failed_request
+
+        discard_failed_request()
         return render_template("pages/error.html", code=code, **extra), code
     except Exception:  # noqa: BLE001 -- the last resort must not fail
         return f"Error {code}", code, {"Content-Type": "text/plain; charset=utf-8"}
@@ -38,6 +42,11 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
     if _is_api():
         return _api_error(code, exc.description or exc.name)
     return _page(code)
+
+
+def data_error_page() -> ResponseReturnValue:
+    """A value the database refused (too long or too large): nothing was saved."""
+    return _page(400, data_error=True)
 
 
 def handle_csrf(exc: CSRFError) -> ResponseReturnValue:
