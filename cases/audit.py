@@ -50,6 +50,7 @@ class AuditAction:
     DATA_CHANGED = "data.changed"
     GRANT_ADDED = "grant.added"
     DOCUMENT_GENERATED = "document.generated"
+    CASE_EXPORTED = "case.exported"
     TIMER_FIRED = "timer.fired"
     SIGNAL_SENT = "case.signalled"
     ERROR = "workflow.error"

@@ -316,16 +316,22 @@ def document(case_number: str, kind: str, output: Path, lang: str | None, userna
 @click.argument("case_number")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
               help="Where to write the zip.")
+@click.option("--user", "username", help="Export as this user (their permission is checked); default: system.")
 @click.option("--county", help="County org unit code, when case numbers repeat across counties.")
-def export_case(case_number: str, output: Path, county: str | None) -> None:
-    """Export a case file: every document (latest versions), the audit chain and a SHA-256 manifest."""
+def export_case(case_number: str, output: Path, username: str | None, county: str | None) -> None:
+    """Export a case file: every document (latest versions), the audit chain and a SHA-256 manifest.
+    The export is audited on the case's chain."""
     from web.casefile import service
+    from workflows.errors import WorkflowServiceError
 
-    with _session(commit=False) as session:
+    with _session() as session:
         case = _case_by_number(session, case_number, county)
-        data = service.export_zip(session, case)
+        try:
+            data = service.export_zip(session, case, _user_by_name(session, username))
+        except WorkflowServiceError as exc:
+            raise click.ClickException(exc.message) from exc
         kinds = len({d.kind for d in service.list_documents(session, case)})
-    output.write_bytes(data)
+    output.write_bytes(data)  # after the commit: no file leaves without its audit event
     click.echo(f"{output}: case {case_number}, {kinds} document(s) (latest versions), audit chain, manifest")
 
 

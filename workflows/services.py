@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from cases.audit import Actor, AuditAction, record
 from cases.db import utcnow
+from cases.driver_sql import DriverStatement
 from cases.models import Case, CaseStatus, Holiday, User
 from cases.permissions import Action, can
 from cases.services import replace_parties
@@ -108,6 +109,10 @@ def _lock_instance(session: Session, case_id: int) -> WorkflowInstance:
     return wi
 
 
+_HAS_WORKFLOW = DriverStatement(select(WorkflowInstance.__table__.c.case_id)
+                                .where(WorkflowInstance.__table__.c.case_id == bindparam("case")))
+
+
 @dataclass
 class Started:
     """A case's workflow just started: its row and the case's open tasks (none if it failed)."""
@@ -118,7 +123,11 @@ class Started:
 
 def start_case(session: Session, case: Case, actor: Actor, *, process_id: str = "dispute",
                data: dict[str, Any] | None = None) -> Started:
-    """Start the latest deployed version of ``process_id`` for ``case``."""
+    """Start the latest deployed version of ``process_id`` for ``case`` (a case has one workflow: a
+    second start is a conflict, not a late duplicate-key failure at commit)."""
+    held = session.identity_map.get(inspect(WorkflowInstance).identity_key_from_primary_key((case.id,)))
+    if held is not None or _HAS_WORKFLOW.first(session.connection(), {"case": case.id}) is not None:
+        raise Conflict(f"case {case.number} has a workflow already", case_id=case.id)
     version = latest_version(session, process_id)
     if version is None:
         raise NotFound(f"process '{process_id}' is not deployed")

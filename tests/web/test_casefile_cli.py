@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
+from cases.audit import AuditEvent
 from tests.web.casefile_support import (
     AGREEMENT_DATA,
     case_at_agreement,
@@ -41,8 +43,14 @@ def test_document_export_and_verify(runner: CliRunner, session: Any, web_world: 
     assert stored_versions(session, case_id) == [("agreement", 1), ("agreement", 2)]
 
     archive = tmp_path / "case.zip"
-    result = runner.invoke(cli, ["export", number, "-o", str(archive)])
+    result = runner.invoke(cli, ["export", number, "-o", str(archive), "--user", "auditor"])
     assert result.exit_code == 0, result.output
+    session.expire_all()
+    assert [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)
+                                              .order_by(AuditEvent.seq))][-1] == "case.exported"
+    session.commit()  # end the read: on SQLite it would hold the write lock
+    refused = runner.invoke(cli, ["export", number, "-o", str(tmp_path / "no.zip"), "--user", "lawyer"])
+    assert refused.exit_code == 1 and "may not" in refused.output and not (tmp_path / "no.zip").exists()
     result = runner.invoke(cli, ["audit", "verify-export", str(archive)])
     assert result.exit_code == 0 and result.output.startswith("ok"), result.output
 

@@ -7,7 +7,9 @@ from html import unescape
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from cases.audit import AuditEvent
 from documents.export import verify_export_zip
 from tests.web.casefile_support import (
     AGREEMENT_DATA,
@@ -120,6 +122,10 @@ def test_exported_zip_names_an_altered_file(client: Any, session: Any, web_world
     login(client, "mediator")
     client.post(f"/cases/{case.id}/documents/agreement")
     data = client.get(f"/cases/{case.id}/export").data
+    session.expire_all()
+    exported = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id)
+                               .order_by(AuditEvent.seq.desc())).first()
+    assert exported.action == "case.exported" and exported.actor_username == "mediator"  # committed with it
     name = f"documents/{case.number}_agreement_zh_v1.pdf"
     problems = verify_export_zip(flip_one_byte(data, name, offset=1000))
     assert problems and all(p.startswith(f"{name}:") for p in problems)

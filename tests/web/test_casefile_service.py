@@ -8,6 +8,7 @@ import zipfile
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from cases.audit import event_hash, verify_chains
 from documents.completeness import IncompleteDocumentError
@@ -148,4 +149,29 @@ def test_export_holds_the_latest_documents_and_the_audit_chain_and_verifies(sess
 
     with pytest.raises(Forbidden):
         service.export_zip(session, case, web_world.users["lawyer"])
+
+
+def test_an_export_is_audited_after_the_chain_it_holds(session: Any, web_world: Any) -> None:
+    """Who took which documents out, with the archive's SHA-256: the event follows the chain the
+    archive contains (the next export holds it), and the chain still verifies."""
+    import hashlib
+
+    from cases.audit import AuditEvent, chain_for, verify_chains
+
+    case, _task = case_at_agreement(session, web_world)
+    doc = service.generate(session, case, "agreement", web_world.users["mediator"])
+    session.commit()
+    data = service.export_zip(session, case, web_world.users["auditor"])
+    session.commit()
+    last = session.scalars(select(AuditEvent).where(AuditEvent.chain == chain_for(case.id))
+                           .order_by(AuditEvent.seq.desc())).first()
+    assert last is not None and last.action == "case.exported" and last.actor_username == "auditor"
+    assert last.payload["documents"] == {doc.filename: doc.sha256}
+    assert last.payload["sha256"] == hashlib.sha256(data).hexdigest()
+    exported = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("audit.json"))
+    assert exported[-1]["seq"] == last.seq - 1  # the archive holds the chain as it was before its export
+    again = json.loads(zipfile.ZipFile(io.BytesIO(service.export_zip(session, case))).read("audit.json"))
+    assert again[-1]["action"] == "case.exported"
+    session.commit()
+    assert verify_chains(session, case.id) == (1, [])
     session.rollback()

@@ -77,7 +77,7 @@ def test_a_started_workflow_row_is_inserted_once_with_its_saved_state(session: A
         assert session.get(WorkflowInstance, case.id) is wi and wi not in session.dirty and wi not in session.new
         assert wi.lock_version == 1 and wi.status == "running" and wi.error_message is None
         session.commit()  # on PostgreSQL the insert is queued until here
-    written = [s.verb for s in run if "workflow_instances" in s.sql]
+    written = [s.verb for s in run if "workflow_instances" in s.sql and s.verb != "SELECT"]
     assert written == ["INSERT"], "\n".join(s.sql[:200] for s in run)
     stored = session.execute(select(WorkflowInstance.state, WorkflowInstance.lock_version,
                                     WorkflowInstance.process_version_id)
@@ -123,3 +123,25 @@ def test_a_savepoint_rollback_keeps_rows_written_before_it(session: Any, core_de
     session.commit()
     assert session.execute(select(WorkflowInstance.lock_version)
                            .where(WorkflowInstance.case_id == case.id)).scalar_one() == 1
+
+
+def test_a_case_is_started_once(session: Any, core_deployed: Any) -> None:
+    """A second start is a conflict at once, in the same transaction or a later one (not a duplicate
+    key at commit, which PostgreSQL would only report there, its insert being queued)."""
+    from cases.audit import Actor
+    from cases.services import open_case
+    from workflows.errors import Conflict
+
+    mediator = core_deployed.users["mediator"]
+    actor = Actor(mediator.id, "mediator", "mediator")
+    case = open_case(session, actor=mediator, actor_role="mediator", org_unit=core_deployed.units["village"],
+                     title="t", category="neighbour")
+    services.start_case(session, case, actor, process_id="core_case")
+    with pytest.raises(Conflict, match="has a workflow already"):
+        services.start_case(session, case, actor, process_id="core_case")
+    session.commit()
+    session.expunge_all()
+    with pytest.raises(Conflict, match="has a workflow already"):
+        services.start_case(session, session.get(type(case), case.id), actor, process_id="core_case")
+    session.rollback()
+    assert len(session.execute(select(HumanTask.id).where(HumanTask.case_id == case.id)).all()) == 1

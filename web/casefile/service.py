@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,11 +153,18 @@ def audit_events(session: Session, case: Case) -> list[dict[str, Any]]:
 
 def export_zip(session: Session, case: Case, user: User | None = None, *,
                created_at: datetime | None = None) -> bytes:
-    """The case file: the latest version of every document, the audit chain and a SHA-256 manifest."""
+    """The case file: the latest version of every document, the audit chain and a SHA-256 manifest.
+
+    The export itself is audited (who took which documents out, with the archive's SHA-256), after
+    the chain it contains: the caller commits, so a copy that leaves the system is on the record."""
     _check_view(user, case, Action.CASE_EXPORT)
     docs = sorted(_latest_per_kind(list_documents(session, case)), key=lambda d: d.filename)
-    return build_export_zip(case.number, [(d.filename, d.content) for d in docs], audit_events(session, case),
-                            created_at=created_at)
+    events = audit_events(session, case)
+    data = build_export_zip(case.number, [(d.filename, d.content) for d in docs], events, created_at=created_at)
+    record(session, actor=_actor(user, case), action=AuditAction.CASE_EXPORTED, case_id=case.id,
+           payload={"documents": {d.filename: d.sha256 for d in docs}, "events": len(events),
+                    "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+    return data
 
 
 def _latest_per_kind(rows: list[CaseDocument]) -> list[CaseDocument]:

@@ -173,7 +173,7 @@ def version(case_id: int, kind: str, version: int) -> ResponseReturnValue:
 @login_required
 def export(case_id: int) -> ResponseReturnValue:
     case = load_case(case_id, Action.CASE_EXPORT)
-    data = service.export_zip(db(), case)
+    data = service.export_zip(db(), case, me())  # audited: committed with the response
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     response = send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
                          download_name=f"{case.number}_case-file_{stamp}.zip")

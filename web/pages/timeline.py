@@ -23,6 +23,8 @@ def _labels() -> dict[str, str]:
         AuditAction.DATA_CHANGED: _("Data changed"),
         AuditAction.GRANT_ADDED: _("Person invited"),
         AuditAction.DOCUMENT_GENERATED: _("Document generated"),
+        AuditAction.CASE_EXPORTED: _("Case file exported"),
+        AuditAction.SIGNAL_SENT: _("Procedure event"),
         AuditAction.TIMER_FIRED: _("Deadline reached"),
         AuditAction.ERROR: _("Procedure error"),
         AuditAction.RETRIED: _("Procedure retried"),
@@ -48,6 +50,10 @@ def describe_event(event: AuditEvent) -> dict[str, Any]:
         detail = str(payload.get("message") or payload.get("name") or payload.get("element") or "")
     elif event.action == AuditAction.DOCUMENT_GENERATED:
         detail = str(payload.get("kind") or "")
+    elif event.action == AuditAction.CASE_EXPORTED:
+        detail = _("%(n)d document(s)", n=len(payload.get("documents") or {}))
+    elif event.action == AuditAction.SIGNAL_SENT:
+        detail = str(payload.get("reason") or payload.get("signal") or "")
     return {"at": event.at, "actor": event.actor_username, "role": role_label(event.actor_role),
             "label": _labels().get(event.action, event.action), "detail": detail, "action": event.action,
             "seq": event.seq}
