@@ -43,15 +43,55 @@
     var max = parseInt(fieldset.getAttribute("data-max") || "0", 10);
     if (!button || !tpl || !list) return;
     button.hidden = false;
+
+    function rows() { return list.querySelectorAll(".row-item"); }
+
+    function update() {
+      // Numbers shown follow the order on screen; the index in the field names never repeats
+      // (the server orders rows by it and drops the ones that are gone).
+      rows().forEach(function (item, i) {
+        var number = item.querySelector(".row-number");
+        if (number) number.textContent = String(i + 1);
+        var remove = item.querySelector(".remove-row");
+        if (remove) {
+          remove.hidden = false;
+          var legend = item.querySelector("legend");
+          remove.setAttribute("aria-label", remove.textContent.trim() + ": " + (legend ? legend.textContent.trim() : ""));
+        }
+      });
+      button.hidden = Boolean(max) && rows().length >= max;
+    }
+
+    function nextIndex() {
+      var highest = -1;
+      rows().forEach(function (item) {
+        var n = parseInt(item.getAttribute("data-row"), 10);
+        if (n > highest) highest = n;
+      });
+      return highest + 1;
+    }
+
     button.addEventListener("click", function () {
-      var count = list.querySelectorAll(".row-item").length;
-      if (max && count >= max) return;
-      var html = tpl.innerHTML.split("__index__").join(String(count)).split("__number__").join(String(count + 1));
+      if (max && rows().length >= max) return;
+      var index = nextIndex();
+      var html = tpl.innerHTML.split("__index__").join(String(index)).split("__number__").join(String(rows().length + 1));
       list.insertAdjacentHTML("beforeend", html);
+      update();
       var first = list.lastElementChild.querySelector("input, select, textarea");
       if (first) first.focus();
-      if (max && count + 1 >= max) button.hidden = true;
     });
+
+    list.addEventListener("click", function (event) {
+      var remove = event.target.closest(".remove-row");
+      if (!remove) return;
+      var item = remove.closest(".row-item");
+      var neighbour = item.previousElementSibling || item.nextElementSibling;
+      item.remove();
+      update();
+      var focus = neighbour ? neighbour.querySelector("input, select, textarea") : button;
+      if (focus && !focus.hidden) focus.focus();
+    });
+    update();
   }
 
   document.querySelectorAll("form.task-form").forEach(function (form) {

@@ -242,3 +242,41 @@ def test_core_form_works_without_javascript(new_page: Any, session: Any, web_wor
     page.wait_for_url("**/tasks/*")
     assert page.text_content("h1") == "调解"
     shot(page, "flow-nojs-mediate-zh-360")
+
+
+def test_rows_can_be_added_and_removed(new_page: Any, session: Any, web_world: Any) -> None:
+    """A wrongly entered party is removed with its button; numbers follow the screen, and the
+    field names never reuse an index (the server orders rows by it): the saved draft holds exactly
+    the rows left."""
+    from workflows import services
+
+    case = new_case(session, web_world)
+    services.complete_task(session, human_task_id=open_task(session, case.id).id, user=web_world.users["mediator"],
+                           data={"accepted": True, "risk_colour": "yellow"})
+    session.commit()
+    task = open_task(session, case.id)  # the mediation session: its parties are rows
+    page = new_page("en")
+    login(page, "mediator")
+    page.goto(f"{page.base}/tasks/{task.id}")
+    rows = page.locator("fieldset.rows[data-rows=parties] .row-item")
+    before = rows.count()
+    assert before >= 2 and page.locator(".row-item .remove-row").first.is_visible()
+    page.click("fieldset.rows[data-rows=parties] .add-row")
+    assert rows.count() == before + 1
+    indices = [rows.nth(i).get_attribute("data-row") for i in range(rows.count())]
+    assert len(set(indices)) == len(indices)
+    names = [rows.nth(i).locator("input[name$='-name']").input_value() for i in range(rows.count())]
+    assert names[:2] == ["张建国", "李卫东"]
+    rows.nth(0).locator(".remove-row").click()  # the applicant was entered by mistake
+    assert rows.count() == before
+    assert [rows.nth(i).locator(".row-number").text_content() for i in range(rows.count())] == [
+        str(i + 1) for i in range(rows.count())]
+    page.click("fieldset.rows[data-rows=parties] .add-row")  # a new row after a removal: a fresh index
+    indices = [rows.nth(i).get_attribute("data-row") for i in range(rows.count())]
+    assert len(set(indices)) == len(indices)
+    rows.last.locator("input[name$='-name']").fill("王芳")
+    shot(page, "flow-rows-removed-en")
+    page.click("button[value=draft]")
+    assert page.locator(".flash-success").is_visible()
+    kept = [rows.nth(i).locator("input[name$='-name']").input_value() for i in range(rows.count())]
+    assert [n for n in kept if n] == ["李卫东", "王芳"]
