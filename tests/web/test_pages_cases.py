@@ -51,6 +51,8 @@ def test_case_page_shows_summary_deadlines_documents_and_timeline(client: Any, s
     for text in (case.number, "房屋宅基地", "红色", "枫源村", "张建国", "李卫东", "调解期限",
                  "《人民调解法》第二十六条", "案件登记", "环节完成", 'data-open="[&#34;Task_mediate&#34;, &#34;Timer_mediate&#34;]"'):
         assert text in page, text
+    # the timeline names people as they are known, beside the user name the audit chain records
+    assert "调解员 张秀英 · mediator" in page
     xml = client.get(f"/cases/{case.id}/diagram.bpmn")
     assert xml.status_code == 200 and b"Task_mediate" in xml.data
 

@@ -21,7 +21,7 @@ from flask_login import login_required
 from sqlalchemy import func, select
 
 from cases.audit import Actor, AuditEvent, chain_for
-from cases.models import CATEGORIES, RISK_COLOURS, Case, CaseStatus, Level
+from cases.models import CATEGORIES, RISK_COLOURS, Case, CaseStatus, Level, User
 from cases.permissions import Action, can
 from cases.services import DomainError, open_case
 from cases.write_behind import send_pending
@@ -114,13 +114,16 @@ def case_page(case_id: int, retry_patch: str | None = None,
                                .order_by(WorkflowTimer.due_at)))
     events = list(db().scalars(select(AuditEvent).where(AuditEvent.chain == chain_for(case.id))
                                .order_by(AuditEvent.seq.desc())))
+    # The chain records who acted by user name (what is hashed); people read their display names.
+    names = dict(db().execute(select(User.username, User.display_name).where(
+        User.username.in_({e.actor_username for e in events}))).all()) if events else {}
     done, current = _path(wi)
     documents = sorted({d for t in open_tasks for d in (t.documents or [])})
     people = sorted({t.claimed_by.display_name for t in open_tasks if t.claimed_by}
                     | {f"{g.user.display_name}" for g in case.grants})
     return render_template(
         "pages/case.html", case=case, wi=wi, open_tasks=open_tasks, timers=timers,
-        events=[describe_event(e) for e in events], done_ids=done, open_ids=current,
+        events=[describe_event(e, names) for e in events], done_ids=done, open_ids=current,
         has_diagram=wi is not None and _diagram_file(wi) is not None, documents=documents,
         people=people, can_history=can(user, Action.CASE_HISTORY, case),
         can_retry=can(user, Action.CASE_RETRY, case), retry_patch=retry_patch, retry_error=retry_error)

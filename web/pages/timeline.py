@@ -32,7 +32,9 @@ def _labels() -> dict[str, str]:
     }
 
 
-def describe_event(event: AuditEvent) -> dict[str, Any]:
+def describe_event(event: AuditEvent, display_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """One timeline entry; ``display_names`` (user name → display name) names the actor as people
+    know them, the user name kept beside it (what the audit chain records)."""
     payload = event.payload or {}
     detail = ""
     if event.action in (AuditAction.TASK_COMPLETED, AuditAction.TASK_CLAIMED, AuditAction.TASK_RELEASED):
@@ -54,6 +56,8 @@ def describe_event(event: AuditEvent) -> dict[str, Any]:
         detail = _("%(n)d document(s)", n=len(payload.get("documents") or {}))
     elif event.action == AuditAction.SIGNAL_SENT:
         detail = str(payload.get("reason") or payload.get("signal") or "")
-    return {"at": event.at, "actor": event.actor_username, "role": role_label(event.actor_role),
+    shown = (display_names or {}).get(event.actor_username)
+    return {"at": event.at, "actor": event.actor_username,
+            "actor_name": shown if shown != event.actor_username else None, "role": role_label(event.actor_role),
             "label": _labels().get(event.action, event.action), "detail": detail, "action": event.action,
             "seq": event.seq}
