@@ -32,6 +32,7 @@ from cases.permissions import Action, can
 from web.db import db
 from web.pages.assets import allowed
 from web.pages.common import STAGE_LABELS, bp, me, pick
+from web.pages.editor_labels import editor_labels
 from workflows.deploy import DIAGRAM_SUFFIXES, DeployError, deploy
 from workflows.models import ProcessVersion, WorkflowInstance
 from workflows.parsing import MAX_FILE_BYTES
@@ -168,6 +169,7 @@ def admin_diagram_edit() -> ResponseReturnValue:
         "show": _("Show in the diagram"), "unsaved": _("Changes not deployed yet"),
         "noChanges": _("No changes to deploy"),
         "ok": _("ok"), "notExecutable": _("not executable"), "error": _("error"),
+        "bpmn": editor_labels(),  # bpmn-js's own palette and menus, translated
     }
     return render_template(
         "admin/editor.html", file=name, bundle=version, processes=_bundle_processes(version),

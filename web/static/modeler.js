@@ -195,6 +195,18 @@
     });
   }
 
+  // bpmn-js's palette, context pad and menus in the page's language (T.bpmn: English label -> text).
+  function translation() {
+    var labels = T.bpmn || {};
+    function translate(template, replacements) {
+      var text = Object.prototype.hasOwnProperty.call(labels, template) ? labels[template] : template;
+      return text.replace(/{([^}]+)}/g, function (whole, key) {
+        return replacements && Object.prototype.hasOwnProperty.call(replacements, key) ? replacements[key] : whole;
+      });
+    }
+    return { translate: ["value", translate] };
+  }
+
   function fail(err) {
     state.error = String(err && err.message || err);
     say(T.loadFailed, "error");
@@ -205,7 +217,7 @@
   script.src = box.getAttribute("data-modeler");
   script.onerror = fail;
   script.onload = function () {
-    modeler = state.modeler = new window.BpmnJS({ container: box });
+    modeler = state.modeler = new window.BpmnJS({ container: box, additionalModules: [translation()] });
     fetch(box.getAttribute("data-src"), { credentials: "same-origin" })
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);

@@ -49,6 +49,9 @@ def test_admin_opens_the_editor_and_validates(new_page: Any, shipped: Any, lang:
     page = _open_editor(new_page, lang)
     assert page.locator("#modeler svg .djs-shape").count() > 10  # the diagram is drawn
     assert page.locator("#modeler .djs-palette").is_visible()  # a modeler, not a viewer
+    # bpmn-js's own palette speaks the page's language
+    palette_task = "创建任务" if lang == "zh" else "Create task"
+    assert page.locator(f'#modeler .djs-palette .entry[aria-label="{palette_task}"]').count() == 1
     assert page.evaluate("window.modelerState.warnings") == 0
     watermark = page.locator("#modeler .bjs-powered-by")
     assert watermark.is_visible()
