@@ -7,7 +7,8 @@ a task that already ran would change or disappear, when an open task has no coun
 called process is missing from the target, or when the case is not running.
 
 Migrating swaps the specs of the top workflow and of every subprocess, resets and re-predicts the
-open (READY/WAITING/STARTED) tasks — keeping their ids, so inbox rows, claims and drafts survive —
+open (READY/WAITING) tasks — keeping their ids, so inbox rows, claims and drafts survive — and
+re-predicts the future of running (STARTED) tasks without resetting them (see ``_migrate_workflow``),
 keeps the deadlines of waiting timers whose definition did not change, then stores the state under
 the target version, re-projects the human tasks and writes a ``version.migrated`` audit event.
 
@@ -38,9 +39,12 @@ from workflows.models import ProcessVersion, WorkflowInstance
 from workflows.services import _lock_instance, calendar, definition_for, load_instance
 from workflows.state_writer import MEMO_ATTR
 
-# SpiffArena's reset mask: open tasks are reset and re-predicted against the new spec.
-RESET_MASK = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-_OPEN = RESET_MASK
+# Open tasks reset and re-predicted against the new spec. STARTED tasks (a running call activity or
+# embedded subprocess, a loop or multi-instance task) are not reset: resetting drops all their
+# children, i.e. the live loop instance, its subprocess and the loop counter (see _migrate_workflow).
+RESET_MASK = TaskState.READY | TaskState.WAITING
+_OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_REPREDICT = TaskState.PREDICTED_MASK | TaskState.FUTURE
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 
 
@@ -194,21 +198,13 @@ class _InstanceDiff:
                      if t.state == TaskState.WAITING and t.id not in changed_ids
                      and isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
                      and t._get_internal_data("event_value") is not None}
-        # Tasks running a subprocess go back to STARTED after the reset (their subprocess stays).
-        running = [sp_id for sp_id in wf.subprocesses
-                   if (parent := wf.get_task_from_id(sp_id)) is not None and parent.state == TaskState.STARTED]
-
-        dropped = migrate_workflow(self.top, wf, target.spec, reset_mask=RESET_MASK)
+        dropped = _migrate_workflow(self.top, wf, target.spec)
         wf.subprocess_specs = target.subprocess_specs
         for sp_id, (name, wdiff) in self.subs.items():
             sp = wf.subprocesses.get(sp_id)
             if sp is None or wdiff is None:
                 continue
-            dropped += migrate_workflow(wdiff, sp, target.subprocess_specs[name], reset_mask=RESET_MASK)
-        for sp_id in running:
-            parent = wf.get_task_from_id(sp_id)
-            if parent is not None and sp_id in wf.subprocesses and parent.state != TaskState.STARTED:
-                parent._set_state(TaskState.STARTED)
+            dropped += _migrate_workflow(wdiff, sp, target.subprocess_specs[name])
         for task in _all_tasks(wf):
             if task.id in deadlines and task.state == TaskState.WAITING:
                 task._set_internal_data(event_value=deadlines[task.id])
@@ -217,6 +213,28 @@ class _InstanceDiff:
             workflow.__dict__.pop(MEMO_ATTR, None)
         instance.definition = target
         return len(dropped)
+
+
+def _migrate_workflow(diff: WorkflowDiff, workflow: Any, spec: Any) -> list[Any]:
+    """``migrate_workflow`` for one (sub)workflow, returning the dropped tasks.
+
+    READY/WAITING tasks are reset and re-predicted (``Task.reset_branch``). A STARTED task is not:
+    ``reset_branch`` drops *all* its children, which for a standard loop / multi-instance task are
+    the live instances (with their subprocesses, e.g. closure's ``return_visits``) and restarts the
+    loop from zero. For a STARTED task only its predicted children are dropped and re-predicted
+    against the new spec; its live instances, subprocess, data and internal data stay.
+    """
+    dropped = migrate_workflow(diff, workflow, spec, reset_mask=RESET_MASK)
+    for task in list(workflow.get_tasks(state=TaskState.STARTED, skip_subprocesses=True)):
+        for child in list(task.children):
+            if child.has_state(_REPREDICT) and not child.triggered:
+                dropped.extend(child)  # the child and its (predicted) descendants
+                workflow._remove_task(child.id)
+        task.task_spec._predict_hook(task)
+        for child in task.children:
+            if child.has_state(_REPREDICT):
+                child.task_spec._predict(child, mask=_REPREDICT)
+    return dropped
 
 
 def _all_tasks(wf: Any) -> list[Any]:
