@@ -712,13 +712,18 @@ def _values(mapping: Mapping[str, Any], key: str) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
+ROWS_MARKER = "_rows"
+"""Form key: each value names a list field (``parties``/``evidence``) the page rendered."""
+
+
 def from_form_mapping(defn: FormDefinition, mapping: Mapping[str, Any]) -> dict[str, Any]:
     """Turn HTML form input (``MultiDict``-like) into structured submission data.
 
     * ``multichoice`` fields: every value of the repeated key (``getlist``);
     * ``parties``/``evidence``: keys ``<field>-<index>-<subkey>`` become a list
       of objects ordered by index; rows whose text inputs are all blank (the
-      spare empty row) are dropped;
+      spare empty row) are dropped; a list named by a ``_rows`` value with no
+      row left is an empty list;
     * other keys: the last value (so a hidden ``false`` before a checkbox works);
     * keys starting with ``_`` (``_action``...) and ``csrf_token`` are reserved
       for the web layer and ignored; any other unknown key is passed through so that
@@ -749,6 +754,12 @@ def from_form_mapping(defn: FormDefinition, mapping: Mapping[str, Any]) -> dict[
         result[name] = [
             row for _, row in sorted(rows[name].items()) if not _blank_row(row)
         ]
+    # A list the page rendered but whose every row was removed (``_rows`` names the rendered lists):
+    # an empty list, as when every row is cleared, not a field left out.
+    rendered = _values(mapping, ROWS_MARKER) if ROWS_MARKER in mapping else []
+    for name in rendered:
+        if name in rows and name not in seen_rows:
+            result[name] = []
     return result
 
 

@@ -324,6 +324,9 @@ def export_case(case_number: str, output: Path, username: str | None, county: st
     from web.casefile import service
     from workflows.errors import WorkflowServiceError
 
+    folder = output.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):  # before the export is audited
+        raise click.ClickException(f"cannot write {output}: {folder} is not a writable folder")
     with _session() as session:
         case = _case_by_number(session, case_number, county)
         try:

@@ -396,6 +396,17 @@ def test_html_all_blank_rows_count_as_empty() -> None:
     assert validate_submission(defn, md)[1] == {"parties": ["此项为必填项。"]}
 
 
+def test_a_rendered_list_whose_rows_were_all_removed_is_empty_not_missing() -> None:
+    """The page names the lists it rendered (``_rows``): with every row removed in the browser (no
+    ``parties-*`` key at all) the list is empty, as when every row is cleared."""
+    defn = form({"name": "parties", "type": "parties", "label": L("当事人")},
+                {"name": "note", "type": "text", "label": L("备注")})
+    md = MultiDict([("_rows", "parties"), ("note", "x")])
+    assert from_form_mapping(defn, md) == {"parties": [], "note": "x"}
+    assert from_form_mapping(defn, MultiDict([("note", "x")])) == {"note": "x"}  # not rendered: left out
+    assert from_form_mapping(defn, MultiDict([("_rows", "nonsense"), ("note", "x")])) == {"note": "x"}
+
+
 def test_plain_dict_of_lists_as_form_mapping() -> None:
     defn = form({"name": "signals", "type": "multichoice", "label": L("信号"), "choices": C("a", "b")},
                 {"name": "n", "type": "integer", "label": L("数")})

@@ -51,6 +51,13 @@ def test_document_export_and_verify(runner: CliRunner, session: Any, web_world: 
     session.commit()  # end the read: on SQLite it would hold the write lock
     refused = runner.invoke(cli, ["export", number, "-o", str(tmp_path / "no.zip"), "--user", "lawyer"])
     assert refused.exit_code == 1 and "may not" in refused.output and not (tmp_path / "no.zip").exists()
+    nowhere = runner.invoke(cli, ["export", number, "-o", str(tmp_path / "missing" / "x.zip")])
+    assert nowhere.exit_code == 1 and "is not a writable folder" in nowhere.output
+    session.expire_all()
+    exported = [e for e in session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id))
+                if e.action == "case.exported"]
+    assert len(exported) == 1  # neither the refused nor the unwritable export was audited
+    session.commit()
     result = runner.invoke(cli, ["audit", "verify-export", str(archive)])
     assert result.exit_code == 0 and result.output.startswith("ok"), result.output
 

@@ -129,3 +129,25 @@ def test_exported_zip_names_an_altered_file(client: Any, session: Any, web_world
     name = f"documents/{case.number}_agreement_zh_v1.pdf"
     problems = verify_export_zip(flip_one_byte(data, name, offset=1000))
     assert problems and all(p.startswith(f"{name}:") for p in problems)
+
+
+def test_only_a_whole_archive_taken_out_is_an_export(client: Any, session: Any, web_world: Any) -> None:
+    """Each ``case.exported`` event stands for one complete copy: a HEAD probe takes nothing out and
+    is not audited, and a Range request gets the whole archive (no partial copies)."""
+    case, _task = case_at_agreement(session, web_world)
+    case_id = case.id
+    session.commit()
+    login(client, "mediator")
+
+    def exports() -> int:
+        session.expire_all()
+        found = len([e for e in session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id))
+                     if e.action == "case.exported"])
+        session.commit()  # end the read (SQLite: it would hold the write lock)
+        return found
+
+    head = client.head(f"/cases/{case_id}/export")
+    assert head.status_code == 200 and head.mimetype == "application/zip" and exports() == 0
+    ranged = client.get(f"/cases/{case_id}/export", headers={"Range": "bytes=0-9"})
+    assert ranged.status_code == 200 and len(ranged.data) > 10 and verify_export_zip(ranged.data) == []
+    assert exports() == 1

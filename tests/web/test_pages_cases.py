@@ -74,3 +74,20 @@ def test_intake_registers_a_case_and_starts_its_procedure(client: Any, session: 
 def test_auditor_may_not_register_cases(client: Any, web_world: Any) -> None:
     login(client, "auditor")
     assert client.get("/cases/new").status_code == 403
+
+
+def test_the_timeline_names_people_by_their_account_not_their_user_name(
+        client: Any, session: Any, web_world: Any) -> None:
+    """A system or command-line actor has no account: no display name is shown for it, even when a
+    user happens to hold the same user name."""
+    from cases.audit import Actor, record
+    from cases.services import create_user
+
+    case = new_case(session, web_world)
+    create_user(session, username="system", password="pw-system-123", display_name="李调解员",
+                memberships=[("mediator", web_world.units["village"])])
+    record(session, actor=Actor.system(), action="case.exported", case_id=case.id, payload={"documents": {}})
+    session.commit()
+    login(client, "mediator")
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "李调解员" not in page and "调解员 张秀英 · mediator" in page

@@ -114,9 +114,10 @@ def case_page(case_id: int, retry_patch: str | None = None,
                                .order_by(WorkflowTimer.due_at)))
     events = list(db().scalars(select(AuditEvent).where(AuditEvent.chain == chain_for(case.id))
                                .order_by(AuditEvent.seq.desc())))
-    # The chain records who acted by user name (what is hashed); people read their display names.
-    names = dict(db().execute(select(User.username, User.display_name).where(
-        User.username.in_({e.actor_username for e in events}))).all()) if events else {}
+    # The chain records who acted by user name (what is hashed) and account id; people read display
+    # names: looked up by the account, so a system or command-line actor (no account) gets none.
+    ids = {e.actor_user_id for e in events if e.actor_user_id is not None}
+    names = dict(db().execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()) if ids else {}
     done, current = _path(wi)
     documents = sorted({d for t in open_tasks for d in (t.documents or [])})
     people = sorted({t.claimed_by.display_name for t in open_tasks if t.claimed_by}

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     flash,
     redirect,
@@ -173,10 +174,15 @@ def version(case_id: int, kind: str, version: int) -> ResponseReturnValue:
 @login_required
 def export(case_id: int) -> ResponseReturnValue:
     case = load_case(case_id, Action.CASE_EXPORT)
-    data = service.export_zip(db(), case, me())  # audited: committed with the response
     stamp = datetime.now(UTC).strftime("%Y%m%d")
-    response = send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-                         download_name=f"{case.number}_case-file_{stamp}.zip")
+    name = f"{case.number}_case-file_{stamp}.zip"
+    if request.method == "HEAD":  # a probe takes nothing out: no archive, no audit event
+        return Response(mimetype="application/zip", headers={"Content-Disposition": f"attachment; filename={name}",
+                                                             "Cache-Control": "private, no-store"})
+    data = service.export_zip(db(), case, me())  # audited: committed with the response
+    # Whole archives only (no ranges): each export event stands for one complete copy taken out.
+    response = send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name,
+                         conditional=False)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

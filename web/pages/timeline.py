@@ -32,8 +32,8 @@ def _labels() -> dict[str, str]:
     }
 
 
-def describe_event(event: AuditEvent, display_names: dict[str, str] | None = None) -> dict[str, Any]:
-    """One timeline entry; ``display_names`` (user name → display name) names the actor as people
+def describe_event(event: AuditEvent, display_names: dict[int, str] | None = None) -> dict[str, Any]:
+    """One timeline entry; ``display_names`` (account id → display name) names the actor as people
     know them, the user name kept beside it (what the audit chain records)."""
     payload = event.payload or {}
     detail = ""
@@ -56,7 +56,7 @@ def describe_event(event: AuditEvent, display_names: dict[str, str] | None = Non
         detail = _("%(n)d document(s)", n=len(payload.get("documents") or {}))
     elif event.action == AuditAction.SIGNAL_SENT:
         detail = str(payload.get("reason") or payload.get("signal") or "")
-    shown = (display_names or {}).get(event.actor_username)
+    shown = (display_names or {}).get(event.actor_user_id) if event.actor_user_id is not None else None
     return {"at": event.at, "actor": event.actor_username,
             "actor_name": shown if shown != event.actor_username else None, "role": role_label(event.actor_role),
             "label": _labels().get(event.action, event.action), "detail": detail, "action": event.action,

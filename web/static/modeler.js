@@ -201,7 +201,7 @@
     function translate(template, replacements) {
       var text = Object.prototype.hasOwnProperty.call(labels, template) ? labels[template] : template;
       return text.replace(/{([^}]+)}/g, function (whole, key) {
-        return replacements && Object.prototype.hasOwnProperty.call(replacements, key) ? replacements[key] : whole;
+        return replacements && replacements[key] ? replacements[key] : whole;  // as bpmn-js's own
       });
     }
     return { translate: ["value", translate] };

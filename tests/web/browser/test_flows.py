@@ -261,6 +261,7 @@ def test_rows_can_be_added_and_removed(new_page: Any, session: Any, web_world: A
     rows = page.locator("fieldset.rows[data-rows=parties] .row-item")
     before = rows.count()
     assert before >= 2 and page.locator(".row-item .remove-row").first.is_visible()
+    assert page.locator("input[name=_rows][value=parties]").count() == 1  # removing every row posts []
     page.click("fieldset.rows[data-rows=parties] .add-row")
     assert rows.count() == before + 1
     indices = [rows.nth(i).get_attribute("data-row") for i in range(rows.count())]
